@@ -1,0 +1,40 @@
+"""jaxpg: policy-gradient reinforcement learning as pure JAX functions.
+
+>>> import jax, jaxpg
+>>> config = jaxpg.ReinforceConfig(env_id="CartPole-v1", num_envs=8, num_updates=2)
+>>> result = jax.jit(jaxpg.make_train(config))(jax.random.key(0))
+"""
+
+from jaxpg import losses, returns
+from jaxpg.algorithms.reinforce import ReinforceConfig
+from jaxpg.envs import make_env, supported_env_ids
+from jaxpg.evaluate import evaluate
+from jaxpg.policy import Policy, act, make_policy, make_value
+from jaxpg.rollout import Trajectory, episodic_rollout
+from jaxpg.state import HParams, Trainer, TrainResult, TrainState, hparams
+from jaxpg.train import estimate_gradient, make_train, make_trainer
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "HParams",
+    "Policy",
+    "ReinforceConfig",
+    "TrainResult",
+    "TrainState",
+    "Trainer",
+    "Trajectory",
+    "act",
+    "episodic_rollout",
+    "estimate_gradient",
+    "evaluate",
+    "hparams",
+    "losses",
+    "make_env",
+    "make_policy",
+    "make_train",
+    "make_trainer",
+    "make_value",
+    "returns",
+    "supported_env_ids",
+]

@@ -1,0 +1,246 @@
+"""REINFORCE: the score-function estimator on complete, independent episodes.
+
+One update: N environments each play one whole episode with the current policy
+(:func:`jaxpg.rollout.episodic_rollout`); the weights Ψ (:func:`reinforce_weights`)
+multiply ``log π(a_t|s_t)`` in :func:`jaxpg.losses.score_function_loss`; the gradient
+of that loss (plus the optional entropy bonus and critic regression) goes through
+global-norm clipping and Adam.
+
+The gradient is accumulated over time chunks of the rollout buffer inside a
+``lax.while_loop`` that visits only the chunks the rollout actually ran, so an update
+costs what its longest episode costs, not the horizon.
+
+References:
+  Williams, 1992, Simple statistical gradient-following algorithms for
+  connectionist reinforcement learning.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+from jaxpg import losses
+from jaxpg import policy as pol
+from jaxpg import returns as ret
+from jaxpg.algorithms import common
+from jaxpg.rollout import Trajectory
+
+WEIGHTS = ("return", "reward_to_go")
+BASELINES = ("none", "mean", "value")
+
+
+@dataclasses.dataclass(frozen=True)
+class ReinforceConfig:
+    """REINFORCE. Frozen, hashable, static under jit; validated on construction.
+
+    Attributes:
+      env_id: gymnax id (a label only when an ``env`` object is passed).
+      num_envs: N, complete episodes per update (one per environment).
+      num_updates: updates done by ``train``.
+      learning_rate: Adam's step size.
+      gamma: discount γ ∈ [0, 1]. The objective jaxpg reports is the undiscounted
+        episodic return; γ < 1 is a variance-reduction device (see
+        ``discount_weighting``).
+      hidden_sizes: widths of the MLP torso (policy and critic).
+      activation: torso nonlinearity.
+      entropy_coef: weight of the entropy bonus (0: none; a bonus biases ∇J).
+      max_grad_norm: global-norm gradient clip (``inf``: no clipping).
+      weight: Ψ before any baseline: ``"return"`` (the whole discounted return R^γ(τ)
+        on every step) or ``"reward_to_go"`` (G^γ_t, causality: same expectation,
+        lower variance).
+      baseline: ``"none"``; ``"mean"``: the leave-one-out mean of the other N − 1
+        trajectories' weights at the same time index (unbiased; a mean including the
+        trajectory itself would scale the expected gradient by 1 − 1/N); ``"value"``:
+        a learned critic V(s_t) evaluated with the parameters from before this
+        update (unbiased), trained on G^γ_t with its own loss.
+      discount_weighting: multiply step t's weight by γ^t. With it, reward-to-go is
+        an unbiased estimator of ∇J_γ (the discounted objective); without it (the
+        default, and the usual practice) γ < 1 gives a biased, lower-variance
+        surrogate (Thomas, 2014). Not allowed with ``weight="return"``, which is
+        already unbiased for J_γ.
+      normalize_weights: standardise Ψ over the batch's real steps, (Ψ − mean)/std.
+        Biased (a random divisor computed from the same batch) but consistent.
+      value_coef: weight of the critic's loss (``baseline="value"``).
+      init_log_std: initial log-std of a Gaussian policy (continuous actions).
+      rollout_chunk: time steps per compiled chunk of the rollout; the rollout stops
+        after the first chunk in which every episode has ended.
+    """
+
+    env_id: str | None = "CartPole-v1"
+    num_envs: int = 64
+    num_updates: int = 100
+    learning_rate: float = 1e-2
+    gamma: float = 0.99
+    hidden_sizes: tuple[int, ...] = (32, 32)
+    activation: str = "tanh"
+    entropy_coef: float = 0.0
+    max_grad_norm: float = float("inf")
+    weight: str = "reward_to_go"
+    baseline: str = "mean"
+    discount_weighting: bool = False
+    normalize_weights: bool = False
+    value_coef: float = 0.5
+    init_log_std: float = 0.0
+    rollout_chunk: int = 32
+
+    def __post_init__(self) -> None:
+        common.check_common(self)
+        common.check_choice("weight", self.weight, WEIGHTS)
+        common.check_choice("baseline", self.baseline, BASELINES)
+        common.check_bool("discount_weighting", self.discount_weighting)
+        common.check_bool("normalize_weights", self.normalize_weights)
+        common.check_int("rollout_chunk", self.rollout_chunk, 1)
+        if self.discount_weighting and self.weight == "return":
+            raise ValueError(
+                "discount_weighting=True needs weight='reward_to_go': the whole "
+                "discounted return (weight='return') is already unbiased for the "
+                "discounted objective, and γ^t weighting would bias it"
+            )
+        if self.baseline == "mean" and self.num_envs < 2:
+            raise ValueError(
+                "baseline='mean' (leave-one-out) needs num_envs >= 2; got "
+                f"num_envs={self.num_envs}"
+            )
+
+    @property
+    def uses_value(self) -> bool:
+        return self.baseline == "value"
+
+
+def reinforce_weights(
+    traj: Trajectory,
+    gamma: jax.Array | float,
+    *,
+    weight: str = "reward_to_go",
+    baseline: str = "none",
+    discount_weighting: bool = False,
+    normalize_weights: bool = False,
+) -> tuple[jax.Array, jax.Array]:
+    """Ψ for every step of an episodic batch.
+
+    Args:
+      traj: an episodic :class:`Trajectory` (rewards already 0 after each end).
+      gamma: γ.
+      weight, baseline, discount_weighting, normalize_weights: as in
+        :class:`ReinforceConfig`.
+
+    Returns:
+      ``(psi, reward_to_go)``, both ``[T, N]``; the second is the critic's target.
+    """
+    done = (traj.terminated | traj.truncated).astype(traj.reward.dtype)
+    discounts = gamma * (1.0 - done)
+    g = jax.vmap(ret.reward_to_go, in_axes=1, out_axes=1)(traj.reward, discounts)
+    psi = jnp.broadcast_to(g[:1], g.shape) if weight == "return" else g
+    if baseline == "mean":
+        psi = psi - ret.leave_one_out_mean(psi)
+    elif baseline == "value":
+        psi = psi - traj.value
+    if discount_weighting:
+        gammas = jnp.full(g.shape[:1], gamma, g.dtype)
+        psi = psi * ret.discount_powers(gammas)[:, None]
+    if normalize_weights:
+        psi = ret.normalize(psi, traj.mask)
+    return psi, g
+
+
+def weights_from_config(traj: Trajectory, config: ReinforceConfig, gamma: Any):
+    """:func:`reinforce_weights` with the options of ``config``."""
+    return reinforce_weights(
+        traj,
+        gamma,
+        weight=config.weight,
+        baseline=config.baseline,
+        discount_weighting=config.discount_weighting,
+        normalize_weights=config.normalize_weights,
+    )
+
+
+class Batch(NamedTuple):
+    """What the loss needs of each time step, ``[T, N]``-shaped."""
+
+    obs: jax.Array
+    action: jax.Array
+    mask: jax.Array
+    weight: jax.Array
+    target: jax.Array
+
+
+def chunked_value_and_grad(
+    loss_fn: Any,
+    params: Any,
+    batch: Batch,
+    steps_run: jax.Array,
+    chunk: int,
+) -> tuple[jax.Array, Any, Any]:
+    """Sums ``value_and_grad(loss_fn)`` over the time chunks ``[0, steps_run)``.
+
+    ``loss_fn(params, batch_chunk) → (loss, aux)`` must be a sum over steps (so the
+    chunk values add up to the whole). Chunks past ``steps_run`` (all masked) are
+    skipped.
+
+    Returns:
+      ``(loss, grads, aux)`` summed over chunks.
+    """
+    grad_fn = jax.value_and_grad(loss_fn, has_aux=True)
+
+    def piece(i):
+        start = i * chunk
+        return jax.tree.map(
+            lambda x: jax.lax.dynamic_slice_in_dim(x, start, chunk, axis=0), batch
+        )
+
+    shapes = jax.eval_shape(grad_fn, params, jax.eval_shape(piece, jnp.int32(0)))
+    zeros = jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), shapes)
+
+    def body(carry):
+        i, acc = carry
+        out = grad_fn(params, piece(i))
+        return i + 1, jax.tree.map(jnp.add, acc, out)
+
+    num_chunks = steps_run // chunk
+    _, ((loss, aux), grads) = jax.lax.while_loop(
+        lambda c: c[0] < num_chunks, body, (jnp.int32(0), zeros)
+    )
+    return loss, grads, aux
+
+
+def make_loss(
+    config: ReinforceConfig,
+    policy: pol.Policy,
+    value: pol.Policy | None,
+    hp: Any,
+    num_trajectories: int,
+    num_steps: jax.Array,
+    *,
+    score_only: bool = False,
+):
+    """The per-chunk loss: score-function term − entropy bonus + critic loss.
+
+    With ``score_only`` just the score-function term (``estimate_gradient``).
+    """
+
+    def loss_fn(params, b: Batch):
+        output = policy.apply(params["policy"], b.obs)
+        logp = pol.log_prob(output, b.action)
+        pg = losses.score_function_loss(logp, b.weight, b.mask)
+        if score_only:
+            return pg, {}
+        ent = losses.masked_sum(pol.entropy(output), b.mask) / num_trajectories
+        total = pg - hp.entropy_coef * ent
+        aux = {"policy_loss": pg, "entropy": ent}
+        if value is not None:
+            v = value.apply(params["value"], b.obs)
+            vl = losses.value_loss(v, b.target, b.mask, num_steps)
+            total = total + hp.value_coef * vl
+            aux["value_loss"] = vl
+        return total, aux
+
+    return loss_fn
+
+
+def batch_from(traj: Trajectory, psi: jax.Array, target: jax.Array) -> Batch:
+    return Batch(traj.obs, traj.action, traj.mask, psi, target)

@@ -1,0 +1,75 @@
+"""Evaluation of a trained policy in its gymnax environment."""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+import jax
+
+from jaxpg import policy as pol
+from jaxpg.envs import encode_env, max_episode_steps
+from jaxpg.rollout import episode_statistics, episodic_rollout
+
+
+@functools.lru_cache(maxsize=64)
+def _evaluate_fn(policy, raw_env, frozen_params, num_episodes, deterministic):
+    env = encode_env(raw_env)
+    env_params = frozen_params.tree
+    horizon = max_episode_steps(env_params)
+
+    @jax.jit
+    def run(key, policy_params):
+        traj = episodic_rollout(
+            key,
+            policy,
+            policy_params,
+            env,
+            env_params,
+            num_episodes,
+            max_steps=horizon,
+            deterministic=deterministic,
+        )
+        return episode_statistics(traj)["return"]
+
+    return run
+
+
+def evaluate(
+    key: jax.Array,
+    policy: pol.Policy,
+    params: dict,
+    env: Any,
+    env_params: Any = None,
+    num_episodes: int = 100,
+    deterministic: bool = True,
+) -> jax.Array:
+    """Undiscounted returns of ``num_episodes`` complete episodes, ``[num_episodes]``.
+
+    Args:
+      key: PRNG key (environment resets and, if sampling, actions).
+      policy: the :class:`jaxpg.Policy` that was trained.
+      params: the full params dict (``result.params``).
+      env: the environment (raw gymnax or from :func:`jaxpg.make_env`).
+      env_params: its parameters (defaults otherwise).
+      num_episodes: how many episodes, run in parallel.
+      deterministic: greedy (mode) actions; ``False`` samples from the policy.
+
+    Jitted internally (cached per policy, environment and episode count); it can
+    also be called inside ``jax.jit`` or ``jax.vmap``.
+    """
+    from jaxpg.train import _Frozen
+
+    if (
+        isinstance(num_episodes, bool)
+        or not isinstance(num_episodes, int)
+        or num_episodes < 1
+    ):
+        raise ValueError(f"num_episodes must be an integer >= 1; got {num_episodes!r}")
+    raw_env = env.env if type(env).__name__ == "EncodedEnv" else env
+    if env_params is None:
+        env_params = raw_env.default_params
+    fn = _evaluate_fn(
+        policy, raw_env, _Frozen(env_params), num_episodes, bool(deterministic)
+    )
+    return fn(key, params["policy"])

@@ -1,0 +1,80 @@
+"""Losses. The score-function loss is the negated Monte-Carlo estimate of J.
+
+For trajectories τ_i sampled by following π_θ (that sampling *is* the weighting by
+p(τ)), ``−(1/N) Σ_i Σ_t Ψ_{i,t} log π_θ(a_{i,t} | s_{i,t})`` has gradient
+``−(1/N) Σ_i Σ_t Ψ_{i,t} ∇log π_θ(a_{i,t}|s_{i,t})``, minus an unbiased estimate of
+∇J when Ψ is the return, the reward-to-go, or either minus a baseline independent of
+the trajectory's own actions. Gradient *descent* on it is ascent on J.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+
+
+def score_function_loss(
+    log_probs: jax.Array, weights: jax.Array, mask: jax.Array
+) -> jax.Array:
+    """``−Σ_{t,i} mask · log π · stop_gradient(Ψ) / N`` for a batch ``[T, N]``.
+
+    The sum over time inside a trajectory is ``log π(τ)``; the division by the number
+    of trajectories N (a constant) is the Monte-Carlo average. No gradient flows into
+    the weights Ψ.
+
+    Args:
+      log_probs: ``log π_θ(a_t | s_t)``, ``[T, N]``.
+      weights: Ψ, ``[T, N]``.
+      mask: 1 for real steps, 0 for steps after an episode's end, ``[T, N]``.
+
+    Returns:
+      The scalar loss.
+
+    References:
+      Williams, 1992, Simple statistical gradient-following algorithms for
+      connectionist reinforcement learning.
+    """
+    if log_probs.ndim != 2 or weights.shape != log_probs.shape:
+        raise ValueError(
+            "score_function_loss takes a batch [T, N]: log_probs "
+            f"{log_probs.shape}, weights {weights.shape}"
+        )
+    if mask.shape != log_probs.shape:
+        raise ValueError(f"mask {mask.shape} must match log_probs {log_probs.shape}")
+    num_trajectories = log_probs.shape[1]
+    weights = jax.lax.stop_gradient(weights)
+    per_step = mask.astype(log_probs.dtype) * log_probs * weights
+    return -per_step.sum() / num_trajectories
+
+
+def masked_sum(x: jax.Array, mask: jax.Array) -> jax.Array:
+    """``Σ mask · x``."""
+    return (x * mask.astype(x.dtype)).sum()
+
+
+def value_loss(
+    values: jax.Array, targets: jax.Array, mask: jax.Array, count: jax.Array
+) -> jax.Array:
+    """``½ Σ mask · (V − stop_gradient(target))² / count``: the critic's regression."""
+    err = values - jax.lax.stop_gradient(targets)
+    return 0.5 * masked_sum(err**2, mask) / count
+
+
+def clipped_surrogate(
+    log_probs: jax.Array,
+    old_log_probs: jax.Array,
+    advantages: jax.Array,
+    clip_eps: float | jax.Array,
+) -> jax.Array:
+    """PPO's clipped surrogate, negated and averaged over samples.
+
+    ``−mean(min(ρ A, clip(ρ, 1 − ε, 1 + ε) A))`` with ``ρ = exp(log π − log π_old)``.
+
+    References:
+      Schulman et al., 2017, Proximal Policy Optimization Algorithms.
+    """
+    ratio = jnp.exp(log_probs - jax.lax.stop_gradient(old_log_probs))
+    advantages = jax.lax.stop_gradient(advantages)
+    unclipped = ratio * advantages
+    clipped = jnp.clip(ratio, 1.0 - clip_eps, 1.0 + clip_eps) * advantages
+    return -jnp.minimum(unclipped, clipped).mean()

@@ -1,0 +1,95 @@
+"""flax.linen modules: an MLP torso with categorical, Gaussian and value heads.
+
+Initialisation uses flax's default (LeCun-normal) kernels and a small-scale last
+layer. Orthogonal initialisation is deliberately avoided: it runs a QR
+decomposition, and a batched QR under ``jit(vmap(...))`` (training several seeds at
+once) can deadlock on small CPU machines with jax 0.10.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+ACTIVATIONS: dict[str, Callable[[jax.Array], jax.Array]] = {
+    "tanh": jnp.tanh,
+    "relu": jax.nn.relu,
+    "gelu": jax.nn.gelu,
+    "elu": jax.nn.elu,
+    "silu": jax.nn.silu,
+}
+
+
+class MLP(nn.Module):
+    """Fully connected torso: ``Dense → activation`` for each hidden size.
+
+    Observations with more than one feature axis (``obs_ndim > 1``) are flattened.
+    """
+
+    hidden_sizes: Sequence[int]
+    activation: str = "tanh"
+    obs_ndim: int = 1
+
+    @nn.compact
+    def __call__(self, obs: jax.Array) -> jax.Array:
+        x = obs
+        if self.obs_ndim != 1:
+            batch_shape = obs.shape[: obs.ndim - self.obs_ndim]
+            x = obs.reshape(*batch_shape, -1)
+        act = ACTIVATIONS[self.activation]
+        for size in self.hidden_sizes:
+            x = act(nn.Dense(size)(x))
+        return x
+
+
+def _head_init(scale: float) -> Callable:
+    return nn.initializers.variance_scaling(scale, "fan_avg", "uniform")
+
+
+class CategoricalPolicyNet(nn.Module):
+    """Logits ``[..., num_actions]`` of a categorical policy."""
+
+    num_actions: int
+    hidden_sizes: Sequence[int]
+    activation: str = "tanh"
+    obs_ndim: int = 1
+
+    @nn.compact
+    def __call__(self, obs: jax.Array) -> jax.Array:
+        x = MLP(self.hidden_sizes, self.activation, self.obs_ndim)(obs)
+        return nn.Dense(self.num_actions, kernel_init=_head_init(0.01))(x)
+
+
+class GaussianPolicyNet(nn.Module):
+    """Mean ``[..., action_dim]`` and a state-independent learned log-std."""
+
+    action_dim: int
+    hidden_sizes: Sequence[int]
+    activation: str = "tanh"
+    obs_ndim: int = 1
+    init_log_std: float = 0.0
+
+    @nn.compact
+    def __call__(self, obs: jax.Array) -> tuple[jax.Array, jax.Array]:
+        x = MLP(self.hidden_sizes, self.activation, self.obs_ndim)(obs)
+        mean = nn.Dense(self.action_dim, kernel_init=_head_init(0.01))(x)
+        log_std = self.param(
+            "log_std", nn.initializers.constant(self.init_log_std), (self.action_dim,)
+        )
+        return mean, jnp.broadcast_to(log_std, mean.shape)
+
+
+class ValueNet(nn.Module):
+    """State value ``V(s)``: one number per observation, shape ``[...]``."""
+
+    hidden_sizes: Sequence[int]
+    activation: str = "tanh"
+    obs_ndim: int = 1
+
+    @nn.compact
+    def __call__(self, obs: jax.Array) -> jax.Array:
+        x = MLP(self.hidden_sizes, self.activation, self.obs_ndim)(obs)
+        return nn.Dense(1, kernel_init=_head_init(1.0))(x)[..., 0]

@@ -1,0 +1,146 @@
+"""Policies as pairs of pure functions, and their distributions.
+
+A :class:`Policy` is ``(init, apply)``: ``init(key, obs) → params`` and
+``apply(params, obs) → output``, where the output is a logits array ``[..., A]``
+(categorical policy) or a ``(mean, log_std)`` pair of ``[..., A]`` arrays (diagonal
+Gaussian). Any pair of that form -- a flax module's ``init``/``apply``, or a table
+of logits -- can be passed wherever jaxpg takes ``policy=``. A value function is the
+same kind of pair whose ``apply`` returns one number per observation.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+from jaxpg.envs import _is_box, _is_discrete, encode_env
+
+PolicyOutput = Any  # logits [..., A] or (mean [..., A], log_std [..., A])
+
+
+class Policy(NamedTuple):
+    """A policy (or value function) as two pure functions."""
+
+    init: Callable[[jax.Array, jax.Array], Any]  # (key, obs) → params
+    apply: Callable[[Any, jax.Array], PolicyOutput]  # (params, obs) → output
+
+
+def is_gaussian(output: PolicyOutput) -> bool:
+    """Whether a policy output is a ``(mean, log_std)`` pair."""
+    return isinstance(output, (tuple, list))
+
+
+def sample(key: jax.Array, output: PolicyOutput) -> jax.Array:
+    """Draws one action per leading index of ``output``."""
+    if is_gaussian(output):
+        mean, log_std = output
+        return mean + jnp.exp(log_std) * jax.random.normal(key, mean.shape, mean.dtype)
+    return jax.random.categorical(key, output, axis=-1)
+
+
+def mode(output: PolicyOutput) -> jax.Array:
+    """The most likely action: the arg-max logit, or the Gaussian mean."""
+    if is_gaussian(output):
+        return output[0]
+    return jnp.argmax(output, axis=-1)
+
+
+def log_prob(output: PolicyOutput, action: jax.Array) -> jax.Array:
+    """``log π(a | s)``, shape ``output``'s batch shape.
+
+    For a Gaussian this is the density of the unclipped action summed over its
+    dimensions.
+    """
+    if is_gaussian(output):
+        mean, log_std = output
+        z = (action - mean) * jnp.exp(-log_std)
+        per_dim = -0.5 * z**2 - log_std - 0.5 * math.log(2 * math.pi)
+        return per_dim.sum(-1)
+    logp = jax.nn.log_softmax(output, axis=-1)
+    return jnp.take_along_axis(logp, action[..., None].astype(jnp.int32), -1)[..., 0]
+
+
+def entropy(output: PolicyOutput) -> jax.Array:
+    """Entropy of the action distribution (nats), shape the batch shape."""
+    if is_gaussian(output):
+        _, log_std = output
+        return (log_std + 0.5 * (1.0 + math.log(2 * math.pi))).sum(-1)
+    logp = jax.nn.log_softmax(output, axis=-1)
+    return -(jnp.exp(logp) * logp).sum(-1)
+
+
+def act(
+    policy: Policy, params: dict, obs: jax.Array, key: jax.Array | None = None
+) -> jax.Array:
+    """An action for ``obs``: sampled with ``key``, the mode when ``key`` is None.
+
+    ``params`` is the full parameter dict (``result.params``); ``obs`` must be
+    encoded (as the environments from :func:`jaxpg.make_env` return it). The action
+    is not clipped: the environment wrapper clips a continuous action.
+    """
+    output = policy.apply(params["policy"], obs)
+    return mode(output) if key is None else sample(key, output)
+
+
+def example_observation(env: Any, env_params: Any) -> jax.Array:
+    """An encoded observation of the right shape and dtype (zeros), built without
+    running the environment."""
+    env = encode_env(env)
+    shape = jax.eval_shape(lambda k: env.reset(k, env_params)[0], jax.random.key(0))
+    return jnp.zeros(shape.shape, shape.dtype)
+
+
+def _obs_ndim(env: Any, env_params: Any) -> int:
+    return max(1, example_observation(env, env_params).ndim)
+
+
+def make_policy(config: Any, env: Any, env_params: Any) -> Policy:
+    """jaxpg's MLP policy for ``env``'s action space.
+
+    ``Discrete`` actions get a categorical head (``apply`` returns logits);
+    ``Box`` actions get a diagonal Gaussian with a learned state-independent
+    log-std (``apply`` returns ``(mean, log_std)``).
+
+    Raises:
+      ValueError: for an action space that is neither.
+    """
+    from jaxpg import networks
+
+    env = encode_env(env)
+    space = env.action_space(env_params)
+    ndim = _obs_ndim(env, env_params)
+    hidden = tuple(config.hidden_sizes)
+    if _is_discrete(space):
+        module = networks.CategoricalPolicyNet(
+            int(space.n), hidden, config.activation, ndim
+        )
+    elif _is_box(space):
+        if len(space.shape) != 1:
+            raise ValueError(
+                f"Box action spaces must be 1-D, got shape {tuple(space.shape)}"
+            )
+        module = networks.GaussianPolicyNet(
+            int(space.shape[0]),
+            hidden,
+            config.activation,
+            ndim,
+            float(getattr(config, "init_log_std", 0.0)),
+        )
+    else:
+        raise ValueError(
+            f"unsupported action space {space!r}: jaxpg handles Discrete and 1-D Box"
+        )
+    return Policy(module.init, module.apply)
+
+
+def make_value(config: Any, env: Any, env_params: Any) -> Policy:
+    """jaxpg's MLP critic ``V(s)`` (same torso sizes as the policy)."""
+    from jaxpg import networks
+
+    ndim = _obs_ndim(env, env_params)
+    module = networks.ValueNet(tuple(config.hidden_sizes), config.activation, ndim)
+    return Policy(module.init, module.apply)
