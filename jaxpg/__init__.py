@@ -7,6 +7,7 @@
 
 from jaxpg import losses, returns
 from jaxpg.algorithms.reinforce import ReinforceConfig
+from jaxpg.checkpoint import load, save
 from jaxpg.envs import make_env, supported_env_ids
 from jaxpg.evaluate import evaluate
 from jaxpg.policy import Policy, act, make_policy, make_value
@@ -29,6 +30,7 @@ __all__ = [
     "estimate_gradient",
     "evaluate",
     "hparams",
+    "load",
     "losses",
     "make_env",
     "make_policy",
@@ -36,5 +38,6 @@ __all__ = [
     "make_trainer",
     "make_value",
     "returns",
+    "save",
     "supported_env_ids",
 ]
