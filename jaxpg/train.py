@@ -131,7 +131,7 @@ def _reinforce_update(config, env, env_params, policy, value):
             traj.steps_run,
             min(chunk, horizon),
         )
-        grad_norm = optax.global_norm(grads)
+        grad_norm = optax.tree.norm(grads)
         optimizer = make_optimizer(hp)
         updates, opt_state = optimizer.update(grads, state.opt_state, params)
         new_params = optax.apply_updates(params, updates)

@@ -1,0 +1,112 @@
+"""A small tabular MDP (a gymnax Environment) whose J(θ) is computed exactly.
+
+Three states observed as ``Discrete(3)`` (jaxpg one-hot encodes them), two actions,
+stochastic transitions that can end the episode (a fourth, absorbing outcome), a
+horizon of 4 steps (truncation). Rewards have a clearly non-zero mean. The policy is
+a table of logits, passed to jaxpg as a custom :class:`jaxpg.Policy`.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import struct
+from gymnax.environments import environment, spaces
+
+import jaxpg
+
+NUM_STATES, NUM_ACTIONS, HORIZON = 3, 2, 4
+
+# P[s, a, s'] for s' in {0, 1, 2, end}.
+TRANSITIONS = np.array(
+    [
+        [[0.1, 0.6, 0.2, 0.1], [0.5, 0.1, 0.1, 0.3]],
+        [[0.2, 0.2, 0.5, 0.1], [0.1, 0.1, 0.2, 0.6]],
+        [[0.3, 0.3, 0.2, 0.2], [0.05, 0.05, 0.8, 0.1]],
+    ]
+)
+REWARDS = np.array([[1.0, 2.0], [0.5, 3.0], [2.5, 0.2]])  # r(s, a)
+INITIAL = np.array([0.5, 0.3, 0.2])
+LOGITS = np.array([[0.3, -0.2], [-0.5, 0.4], [0.1, 0.6]])  # θ used by the tests
+
+
+@struct.dataclass
+class State(environment.EnvState):
+    s: jax.Array
+    time: int
+
+
+@struct.dataclass
+class Params(environment.EnvParams):
+    max_steps_in_episode: int = HORIZON
+
+
+class TabularMDP(environment.Environment):
+    @property
+    def default_params(self) -> Params:
+        return Params()
+
+    def step_env(self, key, state, action, params):
+        probs = jnp.asarray(TRANSITIONS, jnp.float32)[state.s, action]
+        nxt = jax.random.choice(key, 4, p=probs)
+        reward = jnp.asarray(REWARDS, jnp.float32)[state.s, action]
+        terminated = nxt == 3
+        s = jnp.where(terminated, 0, nxt).astype(jnp.int32)
+        new = State(s=s, time=state.time + 1)
+        return s, new, reward, terminated, {}
+
+    def reset_env(self, key, params):
+        s = jax.random.choice(key, NUM_STATES, p=jnp.asarray(INITIAL, jnp.float32))
+        s = s.astype(jnp.int32)
+        return s, State(s=s, time=0)
+
+    def is_terminated(self, state, params):
+        return jnp.array(False)
+
+    def observation_space(self, params):
+        return spaces.Discrete(NUM_STATES)
+
+    def action_space(self, params):
+        return spaces.Discrete(NUM_ACTIONS)
+
+    @property
+    def num_actions(self) -> int:
+        return NUM_ACTIONS
+
+
+def table_policy(logits=LOGITS) -> jaxpg.Policy:
+    """A softmax policy over a logits table; observations arrive one-hot."""
+    table = jnp.asarray(logits, jnp.float32)
+
+    def init(key, obs):
+        del key, obs
+        return {"logits": table}
+
+    def apply(params, obs):
+        return obs @ params["logits"]
+
+    return jaxpg.Policy(init, apply)
+
+
+def exact_objective(logits, gamma: float = 1.0, horizon: int = HORIZON):
+    """J(θ) = E[Σ_t γ^t r_t] by backward induction over the finite horizon.
+
+    Exact (it sums over every trajectory); differentiable, so ``jax.grad`` of it is
+    the exact ∇J. Call under ``jax.enable_x64(True)`` for float64.
+    """
+    dtype = jnp.asarray(logits).dtype
+    p = jnp.asarray(TRANSITIONS, dtype)[:, :, :NUM_STATES]
+    r = jnp.asarray(REWARDS, dtype)
+    pi = jax.nn.softmax(logits, axis=-1)
+    v = jnp.zeros(NUM_STATES, dtype)
+    for _ in range(horizon):
+        q = r + gamma * jnp.einsum("sat,t->sa", p, v)
+        v = (pi * q).sum(-1)
+    return jnp.asarray(INITIAL, dtype) @ v
+
+
+def exact_gradient(logits=LOGITS, gamma: float = 1.0) -> np.ndarray:
+    with jax.enable_x64(True):
+        g = jax.grad(exact_objective)(jnp.asarray(logits, jnp.float64), gamma)
+        return np.asarray(g)
