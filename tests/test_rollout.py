@@ -86,7 +86,7 @@ def test_returns_match_stepping_by_hand(cartpole, traj):
         keys = jax.random.split(key_env, N)
         out = [
             env.step(
-                keys[i], jax.tree.map(lambda x: x[i], state), action[i], env_params
+                keys[i], jax.tree.map(lambda x, i=i: x[i], state), action[i], env_params
             )
             for i in range(N)
         ]

@@ -40,7 +40,7 @@ def test_vmap_over_seeds_equals_a_loop():
     single = jax.jit(train)
     for i in range(4):
         one = single(keys[i])
-        assert_trees_close(jax.tree.map(lambda x: x[i], batched.params), one.params)
+        assert_trees_close(jax.tree.map(lambda x, i=i: x[i], batched.params), one.params)
         assert_trees_close({k: v[i] for k, v in batched.metrics.items()}, one.metrics)
 
 
@@ -56,7 +56,7 @@ def test_learning_rate_sweep_equals_separate_runs():
     swept = jax.jit(jax.vmap(train, in_axes=(None, 0)))(key, sweep)
     for i, r in enumerate(rates):
         alone = jax.jit(train)(key, hp._replace(learning_rate=jnp.float32(r)))
-        assert_trees_close(jax.tree.map(lambda x: x[i], swept.params), alone.params)
+        assert_trees_close(jax.tree.map(lambda x, i=i: x[i], swept.params), alone.params)
     # The runs really differ (the sweep is not three copies of one run).
     p = jax.tree.leaves(swept.params)[0]
     assert not np.allclose(p[0], p[2])
