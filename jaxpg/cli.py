@@ -1,0 +1,240 @@
+"""Command-line flags derived from a config dataclass.
+
+Every field of a config becomes one typed ``--flag`` whose help text is the field's
+entry in the class docstring's ``Attributes:`` section and whose default is the
+field's default, so a new config field shows up in every script without being
+written down twice.
+
+>>> import argparse, jaxpg
+>>> parser = argparse.ArgumentParser()
+>>> add_dataclass_flags(parser, jaxpg.ReinforceConfig)
+>>> args = parser.parse_args(["--num-envs", "8", "--hidden-sizes", "16", "16"])
+>>> config = dataclass_from_flags(jaxpg.ReinforceConfig, args)
+>>> config.num_envs, config.hidden_sizes
+(8, (16, 16))
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import inspect
+import re
+import types
+import typing
+from collections.abc import Callable
+from typing import Any
+
+__all__ = ["add_dataclass_flags", "dataclass_from_flags", "docstring_attributes"]
+
+
+def docstring_attributes(cls: type) -> dict[str, str]:
+    """``{field: description}`` from the ``Attributes:`` section of a docstring.
+
+    Google style: a line ``Attributes:``, then one ``name: text`` line per field
+    indented one level, continuation lines indented deeper. Descriptions are
+    joined into one line and reST double back-quotes removed.
+    """
+    doc = inspect.getdoc(cls) or ""
+    lines = doc.splitlines()
+    try:
+        start = next(i for i, line in enumerate(lines) if line.strip() == "Attributes:")
+    except StopIteration:
+        return {}
+    found: dict[str, list[str]] = {}
+    current: str | None = None
+    indent: int | None = None
+    for line in lines[start + 1 :]:
+        if not line.strip():
+            continue
+        depth = len(line) - len(line.lstrip())
+        if depth == 0:  # the next section (or prose) ends the list
+            break
+        if indent is None:
+            indent = depth
+        match = re.match(r"(\w+)\s*(?:\([^)]*\))?:\s*(.*)", line.strip())
+        if depth == indent and match:
+            current = match.group(1)
+            found[current] = [match.group(2)]
+        elif current is not None:
+            found[current].append(line.strip())
+    return {
+        name: " ".join(" ".join(parts).replace("``", "").split())
+        for name, parts in found.items()
+    }
+
+
+def _optional_inner(annotation: Any) -> Any | None:
+    """``X`` for ``X | None`` / ``Optional[X]``; None otherwise."""
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(annotation) if a is not type(None)]
+        if len(args) == 1 and len(typing.get_args(annotation)) == 2:
+            return args[0]
+    return None
+
+
+def _scalar_parser(annotation: Any) -> Callable[[str], Any] | None:
+    if annotation in (int, float, str):
+        return annotation
+    return None
+
+
+def _none_or(parse: Callable[[str], Any]) -> Callable[[str], Any]:
+    def parse_optional(text: str) -> Any:
+        return None if text.lower() == "none" else parse(text)
+
+    parse_optional.__name__ = getattr(parse, "__name__", "value")
+    return parse_optional
+
+
+def _flag_kwargs(name: str, annotation: Any, default: Any) -> dict[str, Any]:
+    """argparse keyword arguments for one field's type."""
+    inner = _optional_inner(annotation)
+    if inner is not None:
+        parse = _scalar_parser(inner)
+        if parse is None:
+            raise TypeError(f"field {name!r}: unsupported optional type {annotation}")
+        return {"type": _none_or(parse), "metavar": inner.__name__.upper()}
+    if annotation is bool:
+        return {"action": argparse.BooleanOptionalAction}
+    if typing.get_origin(annotation) is typing.Literal:
+        choices = typing.get_args(annotation)
+        return {"type": type(choices[0]), "choices": choices}
+    if typing.get_origin(annotation) is tuple:
+        args = typing.get_args(annotation)
+        if len(args) == 2 and args[1] is Ellipsis and _scalar_parser(args[0]):
+            return {"type": args[0], "nargs": "+", "metavar": args[0].__name__.upper()}
+        raise TypeError(f"field {name!r}: only tuple[X, ...] is supported")
+    parse = _scalar_parser(annotation)
+    if parse is None:
+        raise TypeError(f"field {name!r}: unsupported type {annotation}")
+    return {"type": parse, "metavar": annotation.__name__.upper()}
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def add_dataclass_flags(
+    parser: argparse.ArgumentParser | Any,
+    cls: type,
+    *,
+    exclude: tuple[str, ...] = (),
+) -> None:
+    """Adds one ``--field-name`` flag per field of the dataclass ``cls``.
+
+    Args:
+      parser: an ``argparse`` parser or argument group.
+      cls: a dataclass whose fields have defaults and are annotated with ``int``,
+        ``float``, ``str``, ``bool`` (``--x`` / ``--no-x``), ``tuple[X, ...]``
+        (``--x 1 2 3``), ``Literal[...]`` or ``X | None`` (the word ``none``).
+      exclude: fields to leave out.
+
+    Raises:
+      TypeError: for a field type not listed above.
+    """
+    hints = typing.get_type_hints(cls)
+    docs = docstring_attributes(cls)
+    for field in dataclasses.fields(cls):
+        if field.name in exclude or not field.init:
+            continue
+        if field.default is not dataclasses.MISSING:
+            default = field.default
+        elif field.default_factory is not dataclasses.MISSING:
+            default = field.default_factory()
+        else:
+            raise TypeError(f"field {field.name!r} has no default")
+        kwargs = _flag_kwargs(field.name, hints[field.name], default)
+        help_text = docs.get(field.name, "").replace("%", "%%")
+        shown = default
+        if isinstance(default, tuple):
+            shown = " ".join(str(d) for d in default)
+        action = parser.add_argument(
+            _flag(field.name),
+            dest=field.name,
+            default=default,
+            help=help_text,
+            **kwargs,
+        )
+        # Some Python versions' BooleanOptionalAction add the default themselves.
+        if "%(default)" not in (action.help or ""):
+            action.help = f"{help_text} (default: {shown})".strip()
+
+
+def dataclass_from_flags(cls: type, args: argparse.Namespace, **overrides: Any) -> Any:
+    """Builds ``cls`` from the parsed flags (lists become tuples).
+
+    The dataclass's own validation runs, so an invalid value raises its
+    ``ValueError``; a script turns that into a usage error.
+    """
+    values = {}
+    for field in dataclasses.fields(cls):
+        if not field.init or not hasattr(args, field.name):
+            continue
+        value = getattr(args, field.name)
+        values[field.name] = tuple(value) if isinstance(value, list) else value
+    values.update(overrides)
+    return cls(**values)
+
+
+# ------------------------------------------------------------ host-side run helpers
+
+
+def default_cache_dir() -> str:
+    """``$JAXPG_CACHE_DIR``, else ``$XDG_CACHE_HOME/jaxpg/jax`` (``~/.cache/...``)."""
+    import os
+
+    explicit = os.environ.get("JAXPG_CACHE_DIR")
+    if explicit:
+        return os.path.abspath(os.path.expanduser(explicit))
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(
+        os.path.expanduser("~"), ".cache"
+    )
+    return os.path.join(base, "jaxpg", "jax")
+
+
+def enable_compilation_cache(directory: str | None) -> None:
+    """Turns JAX's persistent compilation cache on (``directory``) or off (None).
+
+    Every program is cached, however small or quick to compile, so a second
+    launch with the same shapes loads the executables instead of compiling them.
+    Call this before anything is compiled: JAX decides once per process.
+    """
+    import jax
+
+    if directory is None:
+        jax.config.update("jax_enable_compilation_cache", False)
+        return
+    jax.config.update("jax_enable_compilation_cache", True)
+    jax.config.update("jax_compilation_cache_dir", directory)
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+    jax.config.update("jax_persistent_cache_min_entry_size_bytes", -1)
+
+
+class CacheEvents:
+    """Counts persistent-cache hits and misses (writes) reported by JAX.
+
+    >>> events = CacheEvents()
+    >>> events.hits, events.misses
+    (0, 0)
+    """
+
+    HIT = "/jax/compilation_cache/cache_hits"
+    MISS = "/jax/compilation_cache/cache_misses"
+
+    def __init__(self) -> None:
+        import jax.monitoring
+
+        self.hits = 0
+        self.misses = 0
+        jax.monitoring.register_event_listener(self._on_event)
+
+    def _on_event(self, event: str, **kwargs: Any) -> None:
+        if event == self.HIT:
+            self.hits += 1
+        elif event == self.MISS:
+            self.misses += 1
+
+    def snapshot(self) -> tuple[int, int]:
+        return self.hits, self.misses
