@@ -12,6 +12,7 @@ from jaxpg.envs import make_env, supported_env_ids
 from jaxpg.evaluate import evaluate
 from jaxpg.policy import Policy, act, make_policy, make_value
 from jaxpg.rollout import Trajectory, episodic_rollout
+from jaxpg.solve import SolveResult, make_solve
 from jaxpg.state import HParams, Trainer, TrainResult, TrainState, hparams
 from jaxpg.train import estimate_gradient, make_train, make_trainer
 
@@ -21,6 +22,7 @@ __all__ = [
     "HParams",
     "Policy",
     "ReinforceConfig",
+    "SolveResult",
     "TrainResult",
     "TrainState",
     "Trainer",
@@ -34,6 +36,7 @@ __all__ = [
     "losses",
     "make_env",
     "make_policy",
+    "make_solve",
     "make_train",
     "make_trainer",
     "make_value",

@@ -54,6 +54,51 @@ def _write(buffer: jax.Array, chunk: jax.Array, t: jax.Array) -> jax.Array:
     return jax.lax.dynamic_update_slice(buffer, chunk.astype(buffer.dtype), start)
 
 
+def _step_or_stay(env, key, state, action, alive, env_params):
+    """One environment's step, without gymnax's automatic reset.
+
+    An episodic rollout masks everything after an episode's end, so the reset that
+    ``env.step`` computes on every step (a random draw and a select over the whole
+    state) is wasted work in the compiled graph. For a gymnax ``Environment`` that
+    does not override ``step`` this calls ``step_env`` with the key ``step`` would
+    pass it (so every real step is identical); any other environment goes through
+    ``env.step``. An environment that is already done stays in its last state
+    (``alive`` False): stepping past a terminal state can produce anything, even
+    NaN, and those values would otherwise flow into masked steps.
+    """
+    raw = getattr(env, "env", env)
+    base = _gymnax_step(raw)
+    if base is not None and hasattr(env, "encode"):
+        key_step, _ = jax.random.split(key)
+        obs, new_state, reward, terminated, _ = raw.step_env(
+            key_step, state, env._clip_action(action, env_params), env_params
+        )
+        truncated = raw.is_truncated(new_state, env_params)
+        obs = env.encode(obs, env_params)
+        reward = jnp.asarray(reward, jnp.float32)
+        terminated = jnp.asarray(terminated, bool)
+        truncated = jnp.asarray(truncated, bool)
+    else:
+        obs, new_state, reward, terminated, truncated, _ = env.step(
+            key, state, action, env_params
+        )
+    new_state = jax.tree.map(lambda n, o: jax.lax.select(alive, n, o), new_state, state)
+    return obs, new_state, reward, terminated, truncated
+
+
+def _gymnax_step(raw: Any) -> Any:
+    """gymnax's ``Environment.step`` if ``raw`` inherits it unchanged, else None."""
+    if not (hasattr(raw, "step_env") and hasattr(raw, "is_truncated")):
+        return None
+    try:
+        from gymnax.environments.environment import Environment
+    except ImportError:  # pragma: no cover - gymnax is a dependency
+        return None
+    if isinstance(raw, Environment) and type(raw).step is Environment.step:
+        return Environment.step
+    return None
+
+
 def episodic_rollout(
     key: jax.Array,
     policy: pol.Policy,
@@ -111,9 +156,16 @@ def episodic_rollout(
             if value is not None
             else jnp.zeros((num_envs,), jnp.float32)
         )
-        next_obs, env_state, reward, terminated, truncated, _ = jax.vmap(
-            env.step, in_axes=(0, 0, 0, None)
-        )(jax.random.split(key_env, num_envs), env_state, action, env_params)
+        next_obs, env_state, reward, terminated, truncated = jax.vmap(
+            _step_or_stay, in_axes=(None, 0, 0, 0, 0, None)
+        )(
+            env,
+            jax.random.split(key_env, num_envs),
+            env_state,
+            action,
+            alive,
+            env_params,
+        )
         valid = alive & (t < horizon)
         done = terminated | truncated
         maskf = valid.astype(jnp.float32)
