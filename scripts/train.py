@@ -260,10 +260,12 @@ def main(argv: list[str] | None = None) -> int:
     returns = np.asarray(jax.device_get(eval_fn(key_eval, state.params)))
     eval_time = time.perf_counter() - t_eval
     mean, std = float(returns.mean()), float(returns.std())
+    t_save = time.perf_counter()
     jaxpg.save(out / "checkpoint", state, config)
     compile_time = compile_train + compile_eval
+    startup_time = t0 - _START  # imports, validation, building env and trainer
+    saving_time = time.perf_counter() - t_save
     wall = time.perf_counter() - _START
-    other = wall - compile_time - train_time - eval_time
     _write_json(
         out / "summary.json",
         {
@@ -281,10 +283,11 @@ def main(argv: list[str] | None = None) -> int:
             },
             "seconds": {
                 "wall": wall,
+                "startup": startup_time,
                 "compile": compile_time,
                 "train": train_time,
                 "eval": eval_time,
-                "other": other,
+                "saving": saving_time,
             },
             "cache": {"dir": cache_dir, "hits": hits, "misses": misses},
         },
@@ -295,9 +298,9 @@ def main(argv: list[str] | None = None) -> int:
         f"(min {returns.min():.1f}, max {returns.max():.1f})"
     )
     print(
-        f"wall time {_seconds(wall)}: compile {_seconds(compile_time)} | train "
-        f"{_seconds(train_time)} ({env_steps_total / max(train_time, 1e-9):,.0f} "
-        f"steps/s) | eval {_seconds(eval_time)} | startup and saving {_seconds(other)}",
+        f"wall time {_seconds(wall)}: startup {_seconds(startup_time)} | compile "
+        f"{_seconds(compile_time)} | train {_seconds(train_time)} | eval "
+        f"{_seconds(eval_time)} | saving {_seconds(saving_time)}",
         flush=True,
     )
     return 0

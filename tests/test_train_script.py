@@ -111,7 +111,8 @@ def test_printed_progress_evaluation_and_timing(tiny_run):
         for line in lines
     )
     assert re.match(
-        r"wall time [\d.]+ m?s: compile [\d.]+ m?s \| train [\d.]+ m?s .*\| eval",
+        r"wall time [\d.]+ m?s: startup [\d.]+ m?s \| compile [\d.]+ m?s \| "
+        r"train [\d.]+ m?s \| eval [\d.]+ m?s \| saving",
         lines[-1],
     )
     summary = json.loads((out / "summary.json").read_text())
