@@ -205,7 +205,8 @@ def save(path: str | os.PathLike, state: Any, config: Any) -> Path:
 
     Args:
       path: the checkpoint directory. An existing checkpoint there is replaced,
-        only after the new one is completely written.
+        only after the new one is completely written; any other non-empty folder
+        there is refused.
       state: the state to store (any pytree of arrays and typed PRNG keys works;
         batched states from ``jax.vmap`` too).
       config: the run's config dataclass, stored as JSON.
@@ -221,6 +222,11 @@ def save(path: str | os.PathLike, state: Any, config: Any) -> Path:
     path = Path(path).absolute()
     if path.exists() and not path.is_dir():
         raise ValueError(f"cannot save a checkpoint to {path}: it is a file")
+    if path.is_dir() and any(path.iterdir()) and not (path / "state.json").exists():
+        raise ValueError(
+            f"cannot save a checkpoint to {path}: it is a folder that is not a jaxpg "
+            "checkpoint, and saving would replace it; choose a new path"
+        )
     config_json = config_to_dict(config)  # fails before anything is written
     stored, names, manifest = _manifest(state)
     primary = jax.process_index() == 0

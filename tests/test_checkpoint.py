@@ -199,3 +199,12 @@ def test_save_to_a_file_path_is_refused(tmp_path, state2):
     with pytest.raises(ValueError, match="it is a file"):
         jaxpg.save(target, state2, CONFIG)
     assert target.read_text() == "keep me"
+
+
+def test_save_refuses_to_replace_a_folder_that_is_not_a_checkpoint(tmp_path, state2):
+    folder = tmp_path / "run"
+    folder.mkdir()
+    (folder / "metrics.jsonl").write_text("keep me\n")
+    with pytest.raises(ValueError, match="not a jaxpg checkpoint"):
+        jaxpg.save(folder, state2, CONFIG)
+    assert (folder / "metrics.jsonl").read_text() == "keep me\n"
