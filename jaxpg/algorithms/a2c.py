@@ -1,0 +1,129 @@
+"""A2C: synchronous advantage actor-critic with GAE.
+
+One update: a fixed-length rollout of ``num_steps`` steps in each of ``num_envs``
+environments (:mod:`jaxpg.algorithms.actor_critic`), GAE(λ) advantages from the
+critic as it was before the update, then ONE gradient step on
+
+``−(1/TN) Σ_{t,i} log π(a_{t,i}|s_{t,i}) · sg(A_{t,i})
++ c_v · ½ (1/TN) Σ_{t,i} (V(s_{t,i}) − sg(A_{t,i} + V_old(s_{t,i})))²
+− c_e · (1/TN) Σ_{t,i} H(π(·|s_{t,i}))``
+
+where sg is stop-gradient. The policy term is
+:func:`jaxpg.losses.score_function_loss` divided by the constant T (it divides by
+N): the average over all T·N samples (DESIGN, "Loss scale"). With a learned critic
+and λ < 1 the advantage is biased; ``normalize_advantages`` (a random divisor) adds
+a further, consistent bias.
+
+References:
+  Mnih et al., 2016, Asynchronous Methods for Deep Reinforcement Learning.
+  Schulman et al., 2016, High-Dimensional Continuous Control Using Generalized
+  Advantage Estimation.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import optax
+
+from jaxpg import losses
+from jaxpg import policy as pol
+from jaxpg.algorithms import actor_critic
+
+
+@dataclasses.dataclass(frozen=True)
+class A2CConfig:
+    """A2C with GAE. Frozen, hashable, static under jit; validated on construction.
+
+    The defaults are tuned for CartPole-v1 (they solve it in about 1.3·10⁵ steps).
+
+    Attributes:
+      env_id: gymnax id (a label only when an ``env`` object is passed).
+      num_envs: N, parallel environments.
+      num_updates: updates done by ``train``; each takes T·N environment steps.
+      learning_rate: Adam's step size (the start value when ``anneal_lr``).
+      gamma: discount γ ∈ [0, 1].
+      hidden_sizes: widths of the MLP torsos (policy and critic, separate).
+      activation: torso nonlinearity.
+      entropy_coef: weight of the entropy bonus.
+      max_grad_norm: global-norm gradient clip (``inf``: none).
+      value_coef: weight c_v of the critic's loss.
+      init_log_std: initial log-std of a Gaussian policy (continuous actions).
+      num_steps: T, steps per environment per update (the rollout length).
+      gae_lambda: λ ∈ [0, 1] of GAE (1: Monte-Carlo return minus V; 0: TD error).
+      normalize_advantages: standardise the advantages over the batch.
+      anneal_lr: decay the learning rate linearly to 0 over ``num_updates``.
+    """
+
+    env_id: str | None = "CartPole-v1"
+    num_envs: int = 16
+    num_updates: int = 1000
+    learning_rate: float = 3e-3
+    gamma: float = 0.99
+    hidden_sizes: tuple[int, ...] = (64, 64)
+    activation: str = "tanh"
+    entropy_coef: float = 0.0
+    max_grad_norm: float = 0.5
+    value_coef: float = 0.5
+    init_log_std: float = 0.0
+    num_steps: int = 8
+    gae_lambda: float = 0.95
+    normalize_advantages: bool = True
+    anneal_lr: bool = True
+
+    def __post_init__(self) -> None:
+        actor_critic.check_actor_critic(self)
+
+    @property
+    def uses_value(self) -> bool:
+        return True
+
+
+def loss(
+    params: dict,
+    batch: actor_critic.Batch,
+    policy: pol.Policy,
+    value: pol.Policy,
+    hp: Any,
+    normalize_advantages: bool,
+) -> tuple[jax.Array, dict]:
+    """A2C's loss on a ``[T, N]`` batch; returns ``(loss, parts)``."""
+    num_steps = batch.advantage.shape[0]
+    adv = batch.advantage
+    if normalize_advantages:
+        adv = actor_critic.normalize(adv)
+    ones = jnp.ones_like(adv)
+    output = policy.apply(params["policy"], batch.obs)
+    logp = pol.log_prob(output, batch.action)
+    policy_loss = losses.score_function_loss(logp, adv, ones) / num_steps
+    v = value.apply(params["value"], batch.obs)
+    value_loss = losses.value_loss(v, batch.target, ones, adv.size)
+    entropy = pol.entropy(output).mean()
+    total = policy_loss + hp.value_coef * value_loss - hp.entropy_coef * entropy
+    return total, {
+        "policy_loss": policy_loss,
+        "value_loss": value_loss,
+        "entropy": entropy,
+    }
+
+
+def make_optimize(
+    config: A2CConfig, policy: pol.Policy, value: pol.Policy
+) -> actor_critic.Optimize:
+    """One gradient step of :func:`loss` on the whole batch."""
+    grad_fn = jax.value_and_grad(loss, has_aux=True)
+
+    def optimize(optimizer, params, opt_state, batch, key, hp):
+        del key  # A2C draws no randomness in its update.
+        (total, parts), grads = grad_fn(
+            params, batch, policy, value, hp, config.normalize_advantages
+        )
+        updates, opt_state = optimizer.update(grads, opt_state, params)
+        params = optax.apply_updates(params, updates)
+        metrics = {"loss": total, "grad_norm": optax.tree.norm(grads), **parts}
+        return params, opt_state, metrics
+
+    return optimize
