@@ -6,6 +6,8 @@
 """
 
 from jaxpg import losses, returns
+from jaxpg.algorithms.a2c import A2CConfig
+from jaxpg.algorithms.ppo import PPOConfig
 from jaxpg.algorithms.reinforce import ReinforceConfig
 from jaxpg.checkpoint import load, save
 from jaxpg.envs import make_env, supported_env_ids
@@ -19,7 +21,9 @@ from jaxpg.train import estimate_gradient, make_train, make_trainer
 __version__ = "0.1.0"
 
 __all__ = [
+    "A2CConfig",
     "HParams",
+    "PPOConfig",
     "Policy",
     "ReinforceConfig",
     "SolveResult",

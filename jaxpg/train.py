@@ -18,7 +18,7 @@ import numpy as np
 import optax
 
 from jaxpg import policy as pol
-from jaxpg.algorithms import reinforce
+from jaxpg.algorithms import a2c, actor_critic, ppo, reinforce
 from jaxpg.envs import encode_env, make_env, max_episode_steps
 from jaxpg.rollout import episode_statistics, episodic_rollout
 from jaxpg.state import HParams, Trainer, TrainResult, TrainState, hparams
@@ -35,7 +35,7 @@ __all__ = [
     "make_trainer",
 ]
 
-CONFIG_TYPES = (reinforce.ReinforceConfig,)
+CONFIG_TYPES = (reinforce.ReinforceConfig, a2c.A2CConfig, ppo.PPOConfig)
 _config_hparams = hparams
 
 
@@ -202,6 +202,8 @@ def make_trainer(
       metrics)``: pure functions; jit ``run`` with ``static_argnums=1``.
     """
     env, env_params, policy, value = _build(config, env, env_params, policy, value)
+    if isinstance(config, (a2c.A2CConfig, ppo.PPOConfig)):
+        return actor_critic.make_trainer(config, env, env_params, policy, value)
     obs = pol.example_observation(env, env_params)
     update = _reinforce_update(config, env, env_params, policy, value)
 

@@ -1,0 +1,438 @@
+"""A2C and PPO: GAE by hand, truncation vs termination through the rollout,
+the clipped surrogate by hand, probe environments, jit/vmap/sweep equivalence."""
+
+import dataclasses
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from flax import struct
+from gymnax.environments import environment, spaces
+
+import jaxpg
+from jaxpg import losses, returns
+from jaxpg.algorithms import actor_critic
+
+pytestmark = pytest.mark.timeout(300)
+
+
+def assert_trees_close(a, b, rtol=1e-5, atol=1e-6):
+    la, ta = jax.tree.flatten(a)
+    lb, tb = jax.tree.flatten(b)
+    assert ta == tb
+    for x, y in zip(la, lb, strict=True):
+        np.testing.assert_allclose(np.asarray(x), np.asarray(y), rtol=rtol, atol=atol)
+
+
+# ---------------------------------------------------------------------------
+# GAE on a hand-computed trajectory
+# ---------------------------------------------------------------------------
+
+# Four steps, γ = 0.5. The episode terminates at step 1 (so V(final obs) = 10 there
+# must be ignored); a new episode starts at step 2 and is truncated at step 3, where
+# it bootstraps from V(final obs) = 8.
+R = jnp.array([1.0, 2.0, 3.0, 4.0])
+TERMINATED = jnp.array([0.0, 1.0, 0.0, 0.0])
+TRUNCATED = jnp.array([0.0, 0.0, 0.0, 1.0])
+V = jnp.array([1.0, 1.0, 3.0, 4.0])  # V(s_t)
+V_NEXT = jnp.array([1.0, 10.0, 4.0, 8.0])  # V(s_1), V(final_1), V(s_3), V(final_3)
+GAMMA = 0.5
+DISCOUNTS = GAMMA * (1.0 - TERMINATED)  # [0.5, 0, 0.5, 0.5]
+CUTS = jnp.maximum(TERMINATED, TRUNCATED)  # [0, 1, 0, 1]
+
+
+def test_gae_by_hand():
+    # δ_t = r_t + d_t·V_next_t − V_t:
+    #   δ_0 = 1 + .5·1 − 1 = 0.5 ; δ_1 = 2 + 0·10 − 1 = 1
+    #   δ_2 = 3 + .5·4 − 3 = 2   ; δ_3 = 4 + .5·8 − 4 = 4
+    # λ = 0.5, so d·λ = 0.25 inside an episode:
+    #   A_3 = 4 ; A_2 = 2 + .25·4 = 3 ; A_1 = 1 (cut) ; A_0 = 0.5 + .25·1 = 0.75
+    adv = returns.gae(R, DISCOUNTS, V, V_NEXT, 0.5, CUTS)
+    np.testing.assert_allclose(adv, [0.75, 1.0, 3.0, 4.0], rtol=1e-6)
+
+
+def test_gae_lambda_one_is_monte_carlo_minus_value():
+    # Discounted return with the bootstrap at the truncation:
+    #   G_3 = 4 + .5·8 = 8 ; G_2 = 3 + .5·8 = 7 ; G_1 = 2 (terminated) ;
+    #   G_0 = 1 + .5·2 = 2 ; A = G − V = [1, 1, 4, 4].
+    adv = returns.gae(R, DISCOUNTS, V, V_NEXT, 1.0, CUTS)
+    np.testing.assert_allclose(adv, [1.0, 1.0, 4.0, 4.0], rtol=1e-6)
+
+
+def test_gae_lambda_zero_is_td_error():
+    adv = returns.gae(R, DISCOUNTS, V, V_NEXT, 0.0, CUTS)
+    np.testing.assert_allclose(adv, [0.5, 1.0, 2.0, 4.0], rtol=1e-6)
+
+
+# ---------------------------------------------------------------------------
+# Truncation vs termination through rollout → advantages
+# ---------------------------------------------------------------------------
+
+
+@struct.dataclass
+class TimerState(environment.EnvState):
+    term_at: jax.Array  # terminate when time reaches this
+
+
+@struct.dataclass
+class TimerParams(environment.EnvParams):
+    max_steps_in_episode: int = 3
+
+
+class Timer(environment.Environment):
+    """obs = [time]; reward = the new time; terminated when time == term_at; gymnax
+    truncates at time 3. A reset starts at time 0 with term_at = 5 (never)."""
+
+    @property
+    def default_params(self):
+        return TimerParams()
+
+    def step_env(self, key, state, action, params):
+        time = state.time + 1
+        state = TimerState(time=time, term_at=state.term_at)
+        obs = jnp.array([time], jnp.float32)
+        return obs, state, time.astype(jnp.float32), time == state.term_at, {}
+
+    def reset_env(self, key, params):
+        state = TimerState(time=jnp.int32(0), term_at=jnp.int32(5))
+        return jnp.zeros((1,), jnp.float32), state
+
+    def observation_space(self, params):
+        return spaces.Box(0.0, 10.0, (1,), jnp.float32)
+
+    def action_space(self, params=None):
+        return spaces.Discrete(2)
+
+
+def _fixed_policy():
+    return jaxpg.Policy(
+        lambda key, obs: {}, lambda p, obs: jnp.zeros((*obs.shape[:-1], 2))
+    )
+
+
+# V(o) = 1 + o.
+_TIMER_VALUE = jaxpg.Policy(lambda key, obs: {}, lambda p, obs: 1.0 + obs[..., 0])
+
+
+def test_rollout_advantages_truncation_is_not_termination():
+    env = jaxpg.envs.encode_env(Timer())
+    params = env.default_params
+    # Three environments started by hand: (time, term_at) = (0, 2), (1, 3), (0, 5).
+    start = actor_critic.RolloutState(
+        env_state=TimerState(time=jnp.array([0, 1, 0]), term_at=jnp.array([2, 3, 5])),
+        obs=jnp.array([[0.0], [1.0], [0.0]]),
+        episode_return=jnp.zeros(3),
+        episode_length=jnp.zeros(3, jnp.int32),
+    )
+    end, data = actor_critic.rollout(
+        jax.random.key(0), _fixed_policy(), {}, env, params, start, 5
+    )
+    np.testing.assert_array_equal(
+        data.terminated.T, [[0, 1, 0, 0, 0], [0, 1, 0, 0, 0], [0, 0, 0, 0, 0]]
+    )
+    # env 1 at step 1 reaches time 3 = term_at = the time limit: both flags.
+    np.testing.assert_array_equal(
+        data.truncated.T, [[0, 0, 0, 0, 1], [0, 1, 0, 0, 1], [0, 0, 1, 0, 0]]
+    )
+    batch = actor_critic.batch_from(data, _TIMER_VALUE, {}, 0.5, 0.5)
+    # γ = λ = 0.5, V(o) = 1 + o, r = the new time.
+    # env 0: obs 0,1 | 0,1,2 ; rewards 1,2(term) | 1,2,3(trunc, V(final 3) = 4)
+    #   δ = [1+.5·2−1, 2−2, 1+.5·2−1, 2+.5·3−2, 3+.5·4−3] = [1, 0, 1, 1.5, 2]
+    #   A_4 = 2, A_3 = 1.5+.25·2 = 2, A_2 = 1+.25·2 = 1.5, A_1 = 0, A_0 = 1+.25·0 = 1
+    # env 1: obs 1,2 | 0,1,2 ; rewards 2,3(term AND trunc) | 1,2,3(trunc)
+    #   δ_1 = 3 + 0·V(final 3) − 3 = 0: termination wins (as truncation: 3+.5·4−3 = 2)
+    #   δ = [2+.5·3−2, 0, 1+.5·2−1, 2+.5·3−2, 3+.5·4−3] = [1.5, 0, 1, 1.5, 2]
+    #   A = [1.5 + .25·0, 0, 1 + .25·2, 1.5 + .25·2, 2] = [1.5, 0, 1.5, 2, 2]
+    # env 2: obs 0,1,2 | 0,1 ; rewards 1,2,3(trunc, V(final 3) = 4) | 1,2 (window
+    #   ends: bootstrap from V(s_5) = V(2) = 3, no cut)
+    #   δ = [1+.5·2−1, 2+.5·3−2, 3+.5·4−3, 1+.5·2−1, 2+.5·3−2] = [1, 1.5, 2, 1, 1.5]
+    #   A_4 = 1.5, A_3 = 1+.25·1.5 = 1.375, A_2 = 2 (cut), A_1 = 1.5+.25·2 = 2,
+    #   A_0 = 1+.25·2 = 1.5
+    expected = np.array(
+        [
+            [1.0, 0.0, 1.5, 2.0, 2.0],
+            [1.5, 0.0, 1.5, 2.0, 2.0],
+            [1.5, 2.0, 2.0, 1.375, 1.5],
+        ]
+    )
+    np.testing.assert_allclose(batch.advantage.T, expected, rtol=1e-6)
+    np.testing.assert_allclose(batch.target, batch.advantage + batch.value, rtol=1e-6)
+    # The rollout carries on from where it stopped: env 2 is at time 2.
+    np.testing.assert_array_equal(end.env_state.time, [0, 0, 2])
+    np.testing.assert_allclose(end.obs[:, 0], [0.0, 0.0, 2.0])
+    # Finished episodes: env 0 returned 1+2 (length 2) then 1+2+3 (length 3), env 1
+    # 2+3 (length 2: it started at time 1) then 6, env 2 returned 6.
+    np.testing.assert_allclose(
+        data.finished_return.T,
+        [[0, 3, 0, 0, 6], [0, 5, 0, 0, 6], [0, 0, 6, 0, 0]],
+    )
+    np.testing.assert_allclose(
+        data.finished_length.T,
+        [[0, 2, 0, 0, 3], [0, 2, 0, 0, 3], [0, 0, 3, 0, 0]],
+    )
+
+
+# ---------------------------------------------------------------------------
+# The clipped surrogate by hand
+# ---------------------------------------------------------------------------
+
+
+def test_clipped_surrogate_value_and_gradient():
+    # ε = 0.2. Ratios ρ = [1.5, 0.5, 1.5, 0.5], advantages A = [1, 1, −1, −1]:
+    #   min(ρA, clip(ρ)A) = [min(1.5, 1.2), min(.5, .8), min(−1.5, −1.2), min(−.5, −.8)]
+    #                     = [1.2 (clipped), 0.5, −1.5, −0.8 (clipped)]
+    #   loss = −mean = −(1.2 + .5 − 1.5 − .8)/4 = 0.15
+    # d loss / d log π_i = −(1/4)·ρ_i A_i where the unclipped term is the min, else 0:
+    #   [0, −.125, .375, 0]
+    old = jnp.log(jnp.array([0.2, 0.4, 0.2, 0.4]))
+    ratio = jnp.array([1.5, 0.5, 1.5, 0.5])
+    adv = jnp.array([1.0, 1.0, -1.0, -1.0])
+    logp = old + jnp.log(ratio)
+    value, grads = jax.value_and_grad(losses.clipped_surrogate, argnums=(0, 1, 2))(
+        logp, old, adv, 0.2
+    )
+    assert float(value) == pytest.approx(0.15, abs=1e-6)
+    np.testing.assert_allclose(grads[0], [0.0, -0.125, 0.375, 0.0], atol=1e-6)
+    # No gradient into the old log-probabilities or the advantages.
+    np.testing.assert_array_equal(grads[1], 0.0)
+    np.testing.assert_array_equal(grads[2], 0.0)
+
+
+# ---------------------------------------------------------------------------
+# Configs
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("cls", "field", "value"),
+    [
+        (jaxpg.A2CConfig, "num_steps", 0),
+        (jaxpg.A2CConfig, "gae_lambda", 1.5),
+        (jaxpg.A2CConfig, "normalize_advantages", 1),
+        (jaxpg.A2CConfig, "anneal_lr", "yes"),
+        (jaxpg.A2CConfig, "value_coef", -1.0),
+        (jaxpg.PPOConfig, "clip_eps", 0.0),
+        (jaxpg.PPOConfig, "num_epochs", 0),
+        (jaxpg.PPOConfig, "num_minibatches", 0),
+        (jaxpg.PPOConfig, "clip_value", None),
+    ],
+)
+def test_bad_fields_are_rejected(cls, field, value):
+    with pytest.raises(ValueError, match=field):
+        cls(**{field: value})
+
+
+def test_minibatches_must_divide_the_batch():
+    with pytest.raises(ValueError, match="num_minibatches"):
+        jaxpg.PPOConfig(num_steps=10, num_envs=3, num_minibatches=4)
+    jaxpg.PPOConfig(num_steps=10, num_envs=2, num_minibatches=4)  # 20 / 4: fine
+
+
+def test_configs_are_hashable_and_use_a_critic():
+    for config in (jaxpg.A2CConfig(), jaxpg.PPOConfig()):
+        hash(config)
+        assert config.uses_value
+    hp = jaxpg.hparams(jaxpg.PPOConfig(clip_eps=0.1, gae_lambda=0.9))
+    assert float(hp.clip_eps) == pytest.approx(0.1)
+    assert float(hp.gae_lambda) == pytest.approx(0.9)
+
+
+# ---------------------------------------------------------------------------
+# Probe environments
+# ---------------------------------------------------------------------------
+
+
+@struct.dataclass
+class ProbeParams(environment.EnvParams):
+    max_steps_in_episode: int = 10
+
+
+class OneStep(environment.Environment):
+    """One-step episodes with reward 1 whatever the action: V(s) = 1."""
+
+    @property
+    def default_params(self):
+        return ProbeParams()
+
+    def step_env(self, key, state, action, params):
+        state = environment.EnvState(time=state.time + 1)
+        return jnp.ones((1,)), state, jnp.float32(1.0), jnp.bool_(True), {}
+
+    def reset_env(self, key, params):
+        return jnp.ones((1,)), environment.EnvState(time=jnp.int32(0))
+
+    def observation_space(self, params):
+        return spaces.Box(0.0, 1.0, (1,), jnp.float32)
+
+    def action_space(self, params=None):
+        return spaces.Discrete(2)
+
+
+class Bandit(OneStep):
+    """One-step episodes: arm 1 pays 1, arm 0 pays 0."""
+
+    def step_env(self, key, state, action, params):
+        obs, state, _, done, info = super().step_env(key, state, action, params)
+        return obs, state, (action == 1).astype(jnp.float32), done, info
+
+
+class ContinuousBandit(OneStep):
+    """One-step episodes with reward −(a − 0.5)²: the best mean action is 0.5."""
+
+    def step_env(self, key, state, action, params):
+        obs, state, _, done, info = super().step_env(key, state, action, params)
+        return obs, state, -((action[0] - 0.5) ** 2), done, info
+
+    def action_space(self, params=None):
+        return spaces.Box(-2.0, 2.0, (1,), jnp.float32)
+
+
+PROBE = {"num_envs": 8, "num_steps": 4, "num_updates": 150, "hidden_sizes": (16,)}
+ALGOS = [
+    ("a2c", lambda **kw: jaxpg.A2CConfig(env_id=None, **kw)),
+    (
+        "ppo",
+        lambda **kw: jaxpg.PPOConfig(
+            env_id=None, num_epochs=2, num_minibatches=2, **kw
+        ),
+    ),
+]
+
+
+@pytest.mark.parametrize(("name", "make"), ALGOS)
+def test_critic_learns_the_value_of_a_one_step_episode(name, make):
+    config = make(learning_rate=1e-2, **PROBE)
+    env = OneStep()
+    result = jax.jit(jaxpg.make_train(config, env=env))(jax.random.key(0))
+    value = jaxpg.make_value(config, env, env.default_params)
+    v = value.apply(result.params["value"], jnp.ones((1,)))
+    assert float(v) == pytest.approx(1.0, abs=0.05)
+    assert float(result.metrics["episode_return"][-1]) == 1.0
+    assert int(result.metrics["episode_length"][-1]) == 1
+
+
+@pytest.mark.parametrize(("name", "make"), ALGOS)
+def test_policy_picks_the_better_arm(name, make):
+    config = make(learning_rate=1e-2, **PROBE)
+    env = Bandit()
+    result = jax.jit(jaxpg.make_train(config, env=env))(jax.random.key(0))
+    policy = jaxpg.make_policy(config, env, env.default_params)
+    probs = jax.nn.softmax(policy.apply(result.params["policy"], jnp.ones((1,))))
+    assert float(probs[1]) > 0.95
+    assert float(result.metrics["episode_return"][-10:].mean()) > 0.9
+
+
+@pytest.mark.parametrize(("name", "make"), ALGOS)
+def test_gaussian_policy_finds_the_best_action(name, make):
+    config = make(learning_rate=1e-2, init_log_std=-1.0, **PROBE)
+    env = ContinuousBandit()
+    result = jax.jit(jaxpg.make_train(config, env=env))(jax.random.key(0))
+    policy = jaxpg.make_policy(config, env, env.default_params)
+    mean, _ = policy.apply(result.params["policy"], jnp.ones((1,)))
+    assert float(mean[0]) == pytest.approx(0.5, abs=0.1)
+
+
+# ---------------------------------------------------------------------------
+# jit / vmap / sweep / chunking on CartPole
+# ---------------------------------------------------------------------------
+
+SMALL = {
+    "a2c": jaxpg.A2CConfig(num_envs=4, num_steps=8, num_updates=3, hidden_sizes=(16,)),
+    "ppo": jaxpg.PPOConfig(
+        num_envs=4,
+        num_steps=8,
+        num_updates=3,
+        hidden_sizes=(16,),
+        num_epochs=2,
+        num_minibatches=2,
+        clip_value=True,
+    ),
+}
+
+
+@pytest.mark.parametrize("name", ["a2c", "ppo"])
+def test_jit_equals_unjitted(name):
+    config = dataclasses.replace(SMALL[name], num_updates=2, num_steps=4)
+    train = jaxpg.make_train(config)
+    key = jax.random.key(0)
+    jitted = jax.jit(train)(key)
+    with jax.disable_jit():
+        plain = train(key)
+    assert_trees_close(jitted.params, plain.params)
+    assert_trees_close(jitted.metrics, plain.metrics)
+
+
+@pytest.mark.parametrize("name", ["a2c", "ppo"])
+def test_learning_rate_sweep_equals_separate_runs(name):
+    config = SMALL[name]
+    train = jaxpg.make_train(config)
+    hp = jaxpg.hparams(config)
+    rates = [1e-3, 3e-3, 1e-2]
+    sweep = jax.tree.map(
+        lambda *x: jnp.stack(x),
+        *[hp._replace(learning_rate=jnp.float32(r)) for r in rates],
+    )
+    key = jax.random.key(2)
+    swept = jax.jit(jax.vmap(train, in_axes=(None, 0)))(key, sweep)
+    single = jax.jit(train)
+    for i, r in enumerate(rates):
+        alone = single(key, hp._replace(learning_rate=jnp.float32(r)))
+        assert_trees_close(
+            jax.tree.map(lambda x, i=i: x[i], swept.params), alone.params
+        )
+        assert_trees_close({k: v[i] for k, v in swept.metrics.items()}, alone.metrics)
+    p = jax.tree.leaves(swept.params["policy"])[0]
+    assert not np.allclose(p[0], p[2])
+
+
+@pytest.mark.parametrize("name", ["a2c", "ppo"])
+def test_chunks_equal_one_run_and_metrics_are_finite(name):
+    # The environment state carried in TrainState.env_state makes 1 + 1 + 1 updates
+    # the same computation as 3.
+    config = SMALL[name]
+    trainer = jaxpg.make_trainer(config)
+    run = jax.jit(trainer.run, static_argnums=1)
+    state = trainer.init(jax.random.key(3))
+    whole, m3 = run(state, 3)
+    part = state
+    for _ in range(3):
+        part, _ = run(part, 1)
+    assert_trees_close(whole.params, part.params)
+    assert_trees_close(whole.env_state, part.env_state)
+    expected = {
+        "episode_return",
+        "episode_length",
+        "episodes_finished",
+        "loss",
+        "policy_loss",
+        "value_loss",
+        "entropy",
+        "grad_norm",
+        "env_steps",
+    }
+    if name == "ppo":
+        expected |= {"approx_kl", "clip_fraction"}
+    assert expected <= set(m3)
+    for k, v in m3.items():
+        assert np.all(np.isfinite(np.asarray(v))), k
+    np.testing.assert_array_equal(m3["env_steps"], 32)
+    assert int(whole.step) == 3
+
+
+def test_anneal_lr_decays_linearly():
+    from jaxpg.algorithms import a2c
+
+    config = a2c.A2CConfig(num_updates=4)
+    opt = actor_critic.make_optimizer(jaxpg.hparams(config), config, 2)
+    params = {"w": jnp.zeros(())}
+    state = opt.init(params)
+    # Adam's first step moves every coordinate by ≈ lr (sign of the gradient); with
+    # 2 optimiser steps per update, the rate of update u is lr·(1 − u/4).
+    moves = []
+    for _ in range(8):
+        updates, state = opt.update({"w": jnp.float32(1.0)}, state, params)
+        moves.append(-float(updates["w"]))
+    lr = config.learning_rate
+    expected = lr * np.array([1.0, 1.0, 0.75, 0.75, 0.5, 0.5, 0.25, 0.25])
+    np.testing.assert_allclose(moves, expected, rtol=1e-4)
