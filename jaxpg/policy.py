@@ -134,7 +134,16 @@ def make_policy(config: Any, env: Any, env_params: Any) -> Policy:
         raise ValueError(
             f"unsupported action space {space!r}: jaxpg handles Discrete and 1-D Box"
         )
-    return Policy(module.init, module.apply)
+    return _maybe_normalized(config, Policy(module.init, module.apply))
+
+
+def _maybe_normalized(config: Any, network: Policy) -> Policy:
+    """With ``config.normalize_observations``, the network on standardised inputs."""
+    if getattr(config, "normalize_observations", False):
+        from jaxpg.normalization import normalize_observations
+
+        return normalize_observations(network)
+    return network
 
 
 def make_value(config: Any, env: Any, env_params: Any) -> Policy:
@@ -143,4 +152,4 @@ def make_value(config: Any, env: Any, env_params: Any) -> Policy:
 
     ndim = _obs_ndim(env, env_params)
     module = networks.ValueNet(tuple(config.hidden_sizes), config.activation, ndim)
-    return Policy(module.init, module.apply)
+    return _maybe_normalized(config, Policy(module.init, module.apply))

@@ -436,3 +436,82 @@ def test_anneal_lr_decays_linearly():
     lr = config.learning_rate
     expected = lr * np.array([1.0, 1.0, 0.75, 0.75, 0.5, 0.5, 0.25, 0.25])
     np.testing.assert_allclose(moves, expected, rtol=1e-4)
+
+
+# ---------------------------------------------------------------------------
+# Observation normalisation and reward scaling
+# ---------------------------------------------------------------------------
+
+
+def test_running_stats_match_numpy():
+    from jaxpg import normalization as norm
+
+    x = jax.random.normal(jax.random.key(0), (50, 3)) * 3.0 + 1.0
+    stats = norm.init_stats((3,))
+    for chunk in (x[:10], x[10:35], x[35:]):
+        stats = norm.update_stats(stats, chunk)
+    np.testing.assert_allclose(stats.mean, np.mean(x, 0), rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(stats.var, np.var(x, 0), rtol=1e-3)
+    assert float(stats.count) == pytest.approx(50.0, abs=1e-3)
+
+
+def test_reward_scaling_running_return_through_the_rollout():
+    env = jaxpg.envs.encode_env(Timer())
+    start = actor_critic.RolloutState(
+        env_state=TimerState(time=jnp.array([0]), term_at=jnp.array([5])),
+        obs=jnp.zeros((1, 1)),
+        episode_return=jnp.zeros(1),
+        episode_length=jnp.zeros(1, jnp.int32),
+        reward_return=jnp.zeros(1),
+        reward_stats=None,
+    )
+    end, data = actor_critic.rollout(
+        jax.random.key(0), _fixed_policy(), {}, env, env.default_params, start, 5, 0.5
+    )
+    # Rewards 1, 2, 3 (truncated: R restarts), 1, 2 with γ = 0.5:
+    #   R = 1, 2 + .5·1 = 2.5, 3 + .5·2.5 = 4.25 | 1, 2 + .5·1 = 2.5
+    np.testing.assert_allclose(data.reward_return[:, 0], [1.0, 2.5, 4.25, 1.0, 2.5])
+    np.testing.assert_allclose(end.reward_return, [2.5])
+
+
+@pytest.mark.parametrize("name", ["a2c", "ppo"])
+def test_normalized_observations_and_scaled_rewards(name):
+    config = dataclasses.replace(
+        SMALL[name], normalize_observations=True, scale_rewards=True
+    )
+    result = jax.jit(jaxpg.make_train(config))(jax.random.key(4))
+    for k, v in result.metrics.items():
+        assert np.all(np.isfinite(np.asarray(v))), k
+    stats = result.params["policy"]["obs_stats"]
+    # Refreshed after each of the 3 updates with T·N = 32 observations.
+    assert float(stats.count) == pytest.approx(96.0, abs=1e-3)
+    assert_trees_close(stats, result.params["value"]["obs_stats"])
+    assert float(jnp.abs(stats.mean).max()) > 0.0
+    assert float(result.state.env_state.reward_stats.count) == pytest.approx(
+        96.0, abs=1e-3
+    )
+    # make_policy wraps too, so evaluate takes result.params as they are.
+    env, env_params = jaxpg.make_env("CartPole-v1")
+    policy = jaxpg.make_policy(config, env, env_params)
+    returns_ = jaxpg.evaluate(
+        jax.random.key(5), policy, result.params, env, env_params, 4
+    )
+    assert returns_.shape == (4,)
+
+
+# ---------------------------------------------------------------------------
+# Learning CartPole-v1 (slow)
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+@pytest.mark.parametrize("config", [jaxpg.A2CConfig(), jaxpg.PPOConfig()])
+def test_default_config_solves_cartpole(config):
+    result = jax.jit(jaxpg.make_train(config))(jax.random.key(0))
+    env, env_params = jaxpg.make_env("CartPole-v1")
+    policy = jaxpg.make_policy(config, env, env_params)
+    returns_ = jaxpg.evaluate(
+        jax.random.key(100), policy, result.params, env, env_params, 100
+    )
+    assert float(np.mean(returns_)) >= 475.0

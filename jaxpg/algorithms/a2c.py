@@ -38,7 +38,8 @@ from jaxpg.algorithms import actor_critic
 class A2CConfig:
     """A2C with GAE. Frozen, hashable, static under jit; validated on construction.
 
-    The defaults are tuned for CartPole-v1 (they solve it in about 1.3·10⁵ steps).
+    The defaults are tuned for CartPole-v1: 4000 updates of 8 × 5 steps (1.6·10⁵
+    environment steps) reach a greedy return ≥ 475 on each of the seeds tried.
 
     Attributes:
       env_id: gymnax id (a label only when an ``env`` object is passed).
@@ -56,12 +57,16 @@ class A2CConfig:
       gae_lambda: λ ∈ [0, 1] of GAE (1: Monte-Carlo return minus V; 0: TD error).
       normalize_advantages: standardise the advantages over the batch.
       anneal_lr: decay the learning rate linearly to 0 over ``num_updates``.
+      normalize_observations: standardise observations with running statistics
+        kept in the policy's and critic's params (``jaxpg.normalization``).
+      scale_rewards: divide rewards by the running std of a discounted return
+        before GAE (episode-return metrics stay raw).
     """
 
     env_id: str | None = "CartPole-v1"
-    num_envs: int = 16
-    num_updates: int = 1000
-    learning_rate: float = 3e-3
+    num_envs: int = 8
+    num_updates: int = 4000
+    learning_rate: float = 1e-3
     gamma: float = 0.99
     hidden_sizes: tuple[int, ...] = (64, 64)
     activation: str = "tanh"
@@ -69,10 +74,12 @@ class A2CConfig:
     max_grad_norm: float = 0.5
     value_coef: float = 0.5
     init_log_std: float = 0.0
-    num_steps: int = 8
+    num_steps: int = 5
     gae_lambda: float = 0.95
     normalize_advantages: bool = True
     anneal_lr: bool = True
+    normalize_observations: bool = False
+    scale_rewards: bool = False
 
     def __post_init__(self) -> None:
         actor_critic.check_actor_critic(self)

@@ -37,6 +37,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from jaxpg import normalization as norm
 from jaxpg import policy as pol
 from jaxpg import returns as ret
 from jaxpg.algorithms import common
@@ -50,6 +51,8 @@ class RolloutState(NamedTuple):
     obs: jax.Array  # [N, *obs_shape] float32: the observation the next step acts on
     episode_return: jax.Array  # [N] float32: undiscounted return so far
     episode_length: jax.Array  # [N] int32: steps so far in the current episode
+    reward_return: Any = None  # [N] float32: R ← γR + r (scale_rewards), else None
+    reward_stats: Any = None  # RunningStats of R, shape [] (scale_rewards), else None
 
 
 class Rollout(NamedTuple):
@@ -64,6 +67,7 @@ class Rollout(NamedTuple):
     final_obs: jax.Array  # [T, N, *obs_shape] float32: s_{t+1} before any auto-reset
     finished_return: jax.Array  # [T, N] float32: return of the episode ending at t
     finished_length: jax.Array  # [T, N] float32: its length (both 0 elsewhere)
+    reward_return: Any = None  # [T, N] float32: R_t after step t (scale_rewards)
 
 
 class Batch(NamedTuple):
@@ -84,9 +88,18 @@ def check_actor_critic(config: Any) -> None:
     common.check_float("gae_lambda", config.gae_lambda, 0.0, 1.0)
     common.check_bool("normalize_advantages", config.normalize_advantages)
     common.check_bool("anneal_lr", config.anneal_lr)
+    common.check_bool("normalize_observations", config.normalize_observations)
+    common.check_bool("scale_rewards", config.scale_rewards)
 
 
-def reset(key: jax.Array, env: Any, env_params: Any, num_envs: int) -> RolloutState:
+def reset(
+    key: jax.Array,
+    env: Any,
+    env_params: Any,
+    num_envs: int,
+    *,
+    scale_rewards: bool = False,
+) -> RolloutState:
     """Resets ``num_envs`` environments with ``split(key, num_envs)``."""
     obs, env_state = jax.vmap(env.reset, in_axes=(0, None))(
         jax.random.split(key, num_envs), env_params
@@ -96,6 +109,8 @@ def reset(key: jax.Array, env: Any, env_params: Any, num_envs: int) -> RolloutSt
         obs=obs,
         episode_return=jnp.zeros((num_envs,), jnp.float32),
         episode_length=jnp.zeros((num_envs,), jnp.int32),
+        reward_return=jnp.zeros((num_envs,), jnp.float32) if scale_rewards else None,
+        reward_stats=norm.init_stats(()) if scale_rewards else None,
     )
 
 
@@ -107,6 +122,7 @@ def rollout(
     env_params: Any,
     start: RolloutState,
     num_steps: int,
+    gamma: jax.Array | float = 1.0,
 ) -> tuple[RolloutState, Rollout]:
     """``num_steps`` steps of every environment, resetting finished episodes.
 
@@ -119,6 +135,8 @@ def rollout(
       env_params: its parameters.
       start: where the previous rollout stopped (or :func:`reset`).
       num_steps: T.
+      gamma: γ of the running return kept for reward scaling (used only when
+        ``start.reward_return`` is not None).
 
     Returns:
       ``(end, rollout)``: the state to continue from, and the ``[T, N]`` batch.
@@ -144,6 +162,8 @@ def rollout(
         ep_return = s.episode_return + reward
         ep_length = s.episode_length + 1
         donef = done.astype(jnp.float32)
+        scaling = s.reward_return is not None
+        r_return = s.reward_return * gamma + reward if scaling else None
         record = Rollout(
             obs=s.obs,
             action=action,
@@ -154,12 +174,15 @@ def rollout(
             final_obs=info["final_observation"],
             finished_return=ep_return * donef,
             finished_length=ep_length.astype(jnp.float32) * donef,
+            reward_return=r_return,
         )
         nxt = RolloutState(
             env_state=env_state,
             obs=next_obs,
             episode_return=jnp.where(done, 0.0, ep_return),
             episode_length=jnp.where(done, 0, ep_length),
+            reward_return=jnp.where(done, 0.0, r_return) if scaling else None,
+            reward_stats=s.reward_stats,
         )
         return (key, nxt), record
 
@@ -297,6 +320,11 @@ def make_trainer(
         )
     if value is None:
         raise ValueError(f"{type(config).__name__} needs a critic (value=...)")
+    if config.normalize_observations:
+        # jaxpg.make_policy / make_value wrap already; a custom network is wrapped
+        # here (evaluate it with jaxpg.normalization.normalize_observations(policy)).
+        policy = norm.normalize_observations(policy)
+        value = norm.normalize_observations(value)
     return build_trainer(
         config, env, env_params, policy, value, optimize, steps_per_update
     )
@@ -313,7 +341,9 @@ def build_trainer(
 ) -> Trainer:
     """The trainer around an algorithm's ``optimize`` (see :func:`make_trainer`)."""
     obs = pol.example_observation(env, env_params)
+    obs_ndim = obs.ndim
     num_envs, num_steps = config.num_envs, config.num_steps
+    scale_rewards = config.scale_rewards
 
     def update(state: TrainState, _: Any = None) -> tuple[TrainState, dict]:
         hp = state.hparams
@@ -327,12 +357,22 @@ def build_trainer(
             env_params,
             state.env_state,
             num_steps,
+            hp.gamma,
         )
-        batch = batch_from(data, value, params["value"], hp.gamma, hp.gae_lambda)
+        scaled = data
+        if scale_rewards:
+            stats = norm.update_stats(
+                env_end.reward_stats, data.reward_return.reshape(-1)
+            )
+            env_end = env_end._replace(reward_stats=stats)
+            scaled = data._replace(reward=data.reward / jnp.sqrt(stats.var + norm.EPS))
+        batch = batch_from(scaled, value, params["value"], hp.gamma, hp.gae_lambda)
         optimizer = make_optimizer(hp, config, steps_per_update)
         new_params, opt_state, metrics = optimize(
             optimizer, params, state.opt_state, batch, key_update, hp
         )
+        if config.normalize_observations:
+            new_params = norm.refresh_obs_stats(new_params, data.obs, obs_ndim)
         metrics.update(episode_metrics(data, state))
         metrics["env_steps"] = jnp.int32(num_steps * num_envs)
         new_state = state._replace(
@@ -358,7 +398,9 @@ def build_trainer(
             params=params,
             opt_state=optimizer.init(params),
             key=key,
-            env_state=reset(key_reset, env, env_params, num_envs),
+            env_state=reset(
+                key_reset, env, env_params, num_envs, scale_rewards=scale_rewards
+            ),
             step=jnp.int32(0),
             hparams=hp,
             last_episode_return=jnp.float32(0.0),

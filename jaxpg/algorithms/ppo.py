@@ -41,7 +41,8 @@ from jaxpg.algorithms import actor_critic, common
 class PPOConfig:
     """PPO with GAE. Frozen, hashable, static under jit; validated on construction.
 
-    The defaults are tuned for CartPole-v1.
+    The defaults are tuned for CartPole-v1: 150 updates of 8 × 64 steps (7.7·10⁴
+    environment steps) reach a greedy return of 500 on each of the seeds tried.
 
     Attributes:
       env_id: gymnax id (a label only when an ``env`` object is passed).
@@ -59,6 +60,10 @@ class PPOConfig:
       gae_lambda: λ ∈ [0, 1] of GAE.
       normalize_advantages: standardise the advantages of each minibatch.
       anneal_lr: decay the learning rate linearly to 0 over ``num_updates``.
+      normalize_observations: standardise observations with running statistics
+        kept in the policy's and critic's params (``jaxpg.normalization``).
+      scale_rewards: divide rewards by the running std of a discounted return
+        before GAE (episode-return metrics stay raw).
       clip_eps: ε of the clipped surrogate (> 0).
       num_epochs: passes over the batch per update.
       num_minibatches: minibatches per pass; must divide ``num_steps · num_envs``.
@@ -67,7 +72,7 @@ class PPOConfig:
 
     env_id: str | None = "CartPole-v1"
     num_envs: int = 8
-    num_updates: int = 100
+    num_updates: int = 150
     learning_rate: float = 2.5e-3
     gamma: float = 0.99
     hidden_sizes: tuple[int, ...] = (64, 64)
@@ -80,6 +85,8 @@ class PPOConfig:
     gae_lambda: float = 0.95
     normalize_advantages: bool = True
     anneal_lr: bool = True
+    normalize_observations: bool = False
+    scale_rewards: bool = False
     clip_eps: float = 0.2
     num_epochs: int = 4
     num_minibatches: int = 4
