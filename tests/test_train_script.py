@@ -110,19 +110,12 @@ def test_printed_progress_evaluation_and_timing(tiny_run):
         re.match(r"evaluation over 5 greedy episodes: return [\d.]+ ± [\d.]+", line)
         for line in lines
     )
-    assert re.match(
-        r"wall time [\d.]+ m?s: startup [\d.]+ m?s \| compile [\d.]+ m?s \| "
-        r"train [\d.]+ m?s \| eval [\d.]+ m?s \| saving",
-        lines[-1],
-    )
+    assert re.match(r"wall time [\d.]+ m?s$", lines[-1])
     summary = json.loads((out / "summary.json").read_text())
     assert summary["eval"]["episodes"] == 5
-    assert (
-        summary["env_steps"]
-        == json.loads((out / "metrics.jsonl").read_text().splitlines()[-1])[
-            "env_steps_total"
-        ]
-    )
+    assert summary["status"] == "finished"
+    last_row = json.loads((out / "metrics.jsonl").read_text().splitlines()[-1])
+    assert summary["env_steps"] == [last_row["env_steps_total"]]
     assert "persistent cache cold" in proc.stdout
 
 
