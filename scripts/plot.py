@@ -1,0 +1,178 @@
+"""Learning curves of one or more run folders (written by scripts/train.py) as a PNG.
+
+    python scripts/plot.py runs/ppo runs/a2c --out curves.png
+
+For each run: the mean over its seeds of a metric (default ``episode_return``, the
+mean return of the episodes that finished in each update) against cumulative
+environment steps, with a 95% confidence interval of that mean across seeds
+(Student t, seed curves interpolated onto a common grid of env steps; no band for
+a single seed). Several runs share one figure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from jaxpg import runner
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="plot.py", description="Plot learning curves of run folders."
+    )
+    parser.add_argument("run_dirs", type=Path, nargs="+", metavar="RUN_DIR")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=Path("learning_curves.png"),
+        help="PNG to write (default: learning_curves.png)",
+    )
+    parser.add_argument(
+        "--metric",
+        default="episode_return",
+        help="a column of metrics.jsonl (default: episode_return)",
+    )
+    parser.add_argument(
+        "--labels",
+        nargs="+",
+        default=None,
+        help="legend labels, one per RUN_DIR (default: algorithm, seeds, folder)",
+    )
+    parser.add_argument(
+        "--smooth",
+        type=int,
+        default=1,
+        help="moving average over this many updates before averaging seeds "
+        "(default: 1, none)",
+    )
+    parser.add_argument("--title", default=None, help="figure title")
+    return parser
+
+
+def seed_curves(rows: list[dict], metric: str) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Per seed index: (cumulative env steps, metric) arrays, in update order."""
+    by_seed: dict[int, list[dict]] = {}
+    for row in rows:
+        by_seed.setdefault(row.get("seed_index", 0), []).append(row)
+    curves = []
+    for _, own in sorted(by_seed.items()):
+        own.sort(key=lambda r: r["update"])
+        x = np.array([r["env_steps_total"] for r in own], dtype=float)
+        y = np.array(
+            [np.nan if r.get(metric) is None else r[metric] for r in own], dtype=float
+        )
+        curves.append((x, y))
+    return curves
+
+
+def smooth(y: np.ndarray, width: int) -> np.ndarray:
+    """Trailing moving average (the first values average what there is)."""
+    if width <= 1:
+        return y
+    cumulative = np.cumsum(np.insert(y, 0, 0.0))
+    end = np.arange(1, len(y) + 1)
+    begin = np.maximum(0, end - width)
+    return (cumulative[end] - cumulative[begin]) / (end - begin)
+
+
+def mean_and_interval(curves, points: int = 200):
+    """(grid, mean, low, high): the seeds' mean on a common env-step grid, 95% CI."""
+    from scipy import stats
+
+    start = max(x[0] for x, _ in curves)
+    stop = min(x[-1] for x, _ in curves)
+    grid = np.linspace(start, stop, points) if stop > start else np.array([start])
+    values = np.stack([np.interp(grid, x, y) for x, y in curves])
+    mean = values.mean(axis=0)
+    k = len(curves)
+    if k < 2:
+        return grid, mean, mean, mean
+    half = stats.t.ppf(0.975, k - 1) * values.std(axis=0, ddof=1) / np.sqrt(k)
+    return grid, mean, mean - half, mean + half
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.labels is not None and len(args.labels) != len(args.run_dirs):
+        parser.error(
+            f"--labels needs one label per RUN_DIR ({len(args.run_dirs)}); got "
+            f"{len(args.labels)}"
+        )
+    if args.smooth < 1:
+        parser.error(f"--smooth must be an integer >= 1; got {args.smooth}")
+    runs = []
+    for i, run_dir in enumerate(args.run_dirs):
+        try:
+            config, run = runner.read_run_config(run_dir)
+        except runner.RunError as error:
+            parser.error(str(error))
+        rows = runner.read_metrics(run_dir)
+        if not rows:
+            parser.error(f"{run_dir} has no metrics.jsonl rows yet")
+        if args.metric not in rows[0]:
+            names = ", ".join(sorted(k for k in rows[0] if k != "seed_index"))
+            parser.error(f"--metric {args.metric}: not in {run_dir}; known: {names}")
+        curves = [
+            (x, smooth(y, args.smooth)) for x, y in seed_curves(rows, args.metric)
+        ]
+        seeds = len(curves)
+        label = (
+            args.labels[i]
+            if args.labels
+            else f"{runner.algorithm_label(config)}, {seeds} seed"
+            + ("s" if seeds > 1 else "")
+            + f" ({run_dir.name})"
+        )
+        runs.append((label, config, curves))
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.4, 4.0), dpi=100)
+    for label, _, curves in runs:
+        grid, mean, low, high = mean_and_interval(curves)
+        (line,) = ax.plot(grid, mean, label=label, linewidth=1.6)
+        if len(curves) > 1:
+            ax.fill_between(grid, low, high, color=line.get_color(), alpha=0.25, lw=0)
+    env_ids = sorted({config.env_id for _, config, _ in runs})
+    ax.set_xlabel("environment steps")
+    ax.set_ylabel(args.metric.replace("_", " "))
+    ax.set_title(args.title or " / ".join(env_ids))
+    ax.grid(alpha=0.3)
+    ax.legend(loc="best", fontsize="small")
+    band = any(len(c) > 1 for _, _, c in runs)
+    if band:
+        ax.text(
+            0.99,
+            0.01,
+            "shaded: 95% CI of the mean across seeds",
+            transform=ax.transAxes,
+            ha="right",
+            va="bottom",
+            fontsize="x-small",
+            alpha=0.7,
+        )
+    fig.tight_layout()
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(args.out)
+    plt.close(fig)
+    for label, _, curves in runs:
+        finals = [y[-1] for _, y in curves]
+        print(
+            f"{label}: final {args.metric} {np.mean(finals):.1f} "
+            f"(seeds {', '.join(f'{v:.1f}' for v in finals)}) after "
+            f"{int(np.mean([x[-1] for x, _ in curves])):,} env steps"
+        )
+    print(f"saved {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
