@@ -91,6 +91,16 @@ def _none_or(parse: Callable[[str], Any]) -> Callable[[str], Any]:
 def _flag_kwargs(name: str, annotation: Any, default: Any) -> dict[str, Any]:
     """argparse keyword arguments for one field's type."""
     inner = _optional_inner(annotation)
+    if inner is not None and typing.get_origin(inner) is tuple:
+        # tuple[X, ...] | None: ``--x 1 2 3`` or ``--x none``.
+        args = typing.get_args(inner)
+        if len(args) == 2 and args[1] is Ellipsis and _scalar_parser(args[0]):
+            return {
+                "type": _none_or(args[0]),
+                "nargs": "+",
+                "metavar": args[0].__name__.upper(),
+            }
+        raise TypeError(f"field {name!r}: only tuple[X, ...] | None is supported")
     if inner is not None:
         parse = _scalar_parser(inner)
         if parse is None:
@@ -128,7 +138,8 @@ def add_dataclass_flags(
       parser: an ``argparse`` parser or argument group.
       cls: a dataclass whose fields have defaults and are annotated with ``int``,
         ``float``, ``str``, ``bool`` (``--x`` / ``--no-x``), ``tuple[X, ...]``
-        (``--x 1 2 3``), ``Literal[...]`` or ``X | None`` (the word ``none``).
+        (``--x 1 2 3``), ``Literal[...]`` or ``X | None`` (the word ``none``; also
+        for ``tuple[X, ...] | None``).
       exclude: fields to leave out.
 
     Raises:
@@ -173,7 +184,10 @@ def dataclass_from_flags(cls: type, args: argparse.Namespace, **overrides: Any) 
         if not field.init or not hasattr(args, field.name):
             continue
         value = getattr(args, field.name)
-        values[field.name] = tuple(value) if isinstance(value, list) else value
+        if isinstance(value, list):
+            # ``--x none`` of a ``tuple[X, ...] | None`` field; otherwise a tuple.
+            value = None if value == [None] else tuple(value)
+        values[field.name] = value
     values.update(overrides)
     return cls(**values)
 

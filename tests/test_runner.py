@@ -322,3 +322,41 @@ def test_run_options_are_validated_with_flag_names():
         runner.RunOptions(stop_at_return=100.0)
     with pytest.raises(ValueError, match=r"--seed must be an integer >= 0 and < 4294"):
         runner.RunOptions(seed=-1)
+
+
+@pytest.mark.skipif(
+    __import__("importlib").util.find_spec("tensorboardX") is None,
+    reason="tensorboardX is not installed",
+)
+def test_tensorboard_event_file_holds_training_and_eval_scalars(tmp_path):
+    options = runner.RunOptions(
+        chunk=2, eval_every=2, eval_episodes=3, tensorboard=True, progress="lines"
+    )
+    runner.train_run(CONFIG, options, tmp_path / "run", log=lambda _: None)
+    (events,) = (tmp_path / "run" / "tensorboard").glob("events.out.tfevents.*")
+    data = events.read_bytes()
+    assert b"train/loss" in data and b"train/episode_return" in data
+    assert b"eval/mean_return" in data
+
+
+@pytest.mark.parametrize("algo", sorted(runner.ALGORITHMS))
+def test_every_config_field_is_a_flag_that_round_trips(algo):
+    import argparse
+    import dataclasses
+
+    from jaxpg import cli
+
+    cls = runner.ALGORITHMS[algo]
+    parser = argparse.ArgumentParser()
+    cli.add_dataclass_flags(parser, cls)
+    assert cli.dataclass_from_flags(cls, parser.parse_args([])) == cls()
+    optional_tuples = [
+        f.name
+        for f in dataclasses.fields(cls)
+        if "tuple" in str(f.type) and "None" in str(f.type)
+    ]
+    for name in optional_tuples:  # e.g. conv_channels: tuple[int, ...] | None
+        flag = "--" + name.replace("_", "-")
+        args = parser.parse_args([flag, "4", "8"])
+        assert getattr(args, name) == [4, 8]
+        assert getattr(parser.parse_args([flag, "none"]), name) == [None]
