@@ -44,6 +44,8 @@ from jaxpg import checkpoint
 from jaxpg.algorithms.a2c import A2CConfig
 from jaxpg.algorithms.ppo import PPOConfig
 from jaxpg.algorithms.reinforce import ReinforceConfig
+from jaxpg.envs import encode_env, max_episode_steps
+from jaxpg.rollout import episode_statistics, episodic_rollout
 
 __all__ = [
     "ALGORITHMS",
@@ -589,9 +591,25 @@ def train_run(
     )
     num_eval = options.eval_episodes
 
+    eval_env = encode_env(env)
+    eval_params = eval_env.default_params if env_params is None else env_params
+    horizon = max_episode_steps(eval_params)
+
     def evaluate(key, params):
+        # What jaxpg.evaluate computes, written out so that it traces inside this
+        # jit/vmap whatever jit options jaxpg.evaluate uses for its own calls.
         def one(k, p):
-            return jaxpg.evaluate(k, policy, p, env, env_params, num_eval)
+            traj = episodic_rollout(
+                k,
+                policy,
+                p["policy"],
+                eval_env,
+                eval_params,
+                num_eval,
+                max_steps=horizon,
+                deterministic=True,
+            )
+            return episode_statistics(traj)["return"]
 
         if seeds == 1:
             return one(key, params)[None]
