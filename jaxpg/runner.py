@@ -658,7 +658,7 @@ def train_run(
         checkpoint.save(out / "checkpoint", state, config)
         last_checkpoint = at
 
-    def run_eval(state: Any, at: int) -> np.ndarray:
+    def run_eval(state: Any, at: int, announce: bool = True) -> np.ndarray:
         key = jax.random.fold_in(key_eval, at)
         returns = np.asarray(jax.device_get(eval_fn(key, state.params)))
         row = {
@@ -676,10 +676,11 @@ def train_run(
         per_seed = (
             f" (seeds: {', '.join(f'{m:.1f}' for m in means)})" if seeds > 1 else ""
         )
-        progress.write(
-            f"evaluation at update {at}: greedy return {returns.mean():.1f} ± "
-            f"{returns.std():.1f} over {num_eval} episodes{per_seed}"
-        )
+        if announce:
+            progress.write(
+                f"evaluation at update {at}: greedy return {returns.mean():.1f} ± "
+                f"{returns.std():.1f} over {num_eval} episodes{per_seed}"
+            )
         return returns
 
     with (
@@ -772,7 +773,7 @@ def train_run(
     # ---- the end: a final evaluation of a finished run, and the summary
     final = None
     if status == "finished":
-        last_eval = run_eval(state, done)
+        last_eval = run_eval(state, done, announce=False)
     if status in ("finished", "solved") and last_eval is not None:
         final = {
             "update": done,

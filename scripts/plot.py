@@ -146,19 +146,13 @@ def main(argv: list[str] | None = None) -> int:
     ax.set_ylabel(args.metric.replace("_", " "))
     ax.set_title(args.title or " / ".join(env_ids))
     ax.grid(alpha=0.3)
-    ax.legend(loc="best", fontsize="small")
     band = any(len(c) > 1 for _, _, c in runs)
-    if band:
-        ax.text(
-            0.99,
-            0.01,
-            "shaded: 95% CI of the mean across seeds",
-            transform=ax.transAxes,
-            ha="right",
-            va="bottom",
-            fontsize="x-small",
-            alpha=0.7,
-        )
+    ax.legend(
+        loc="best",
+        fontsize="small",
+        title="shaded: 95% CI of the seed mean" if band else None,
+        title_fontsize="x-small",
+    )
     fig.tight_layout()
     args.out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(args.out)
