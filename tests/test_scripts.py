@@ -272,3 +272,17 @@ def test_interval_is_the_student_t_interval_of_the_seed_mean():
     np.testing.assert_allclose(high - mean, 12.7062, rtol=1e-4)
     np.testing.assert_allclose(mean - low, 12.7062, rtol=1e-4)
     np.testing.assert_allclose(plot.smooth(np.array([1.0, 3.0, 5.0]), 2), [1, 2, 4])
+
+
+def test_gymnasium_actions_are_clipped_to_the_box_and_discrete_ones_are_ints():
+    import gymnasium
+
+    from jaxpg import gym_eval
+
+    box = gymnasium.spaces.Box(-2.0, 2.0, (1,), np.float32)
+    action = gym_eval._to_env_action(np.array([5.0]), box)
+    assert action.dtype == np.float32 and action.tolist() == [2.0]
+    assert gym_eval._to_env_action(np.array(-0.5), box).tolist() == [-0.5]
+    assert gym_eval._to_env_action(np.array(1), gymnasium.spaces.Discrete(2)) == 1
+    with pytest.raises(ValueError, match="no gymnasium twin"):
+        gym_eval.gymnasium_returns("Catch-bsuite", None, {}, 1)
