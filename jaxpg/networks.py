@@ -27,18 +27,32 @@ class MLP(nn.Module):
     """Fully connected torso: ``Dense → activation`` for each hidden size.
 
     Observations with more than one feature axis (``obs_ndim > 1``) are flattened.
+    With ``conv_channels`` (image observations ``[..., H, W, C]``, ``obs_ndim ==
+    3``), ``3×3 Conv → ReLU`` layers (stride 1, same padding) come first.
     """
 
     hidden_sizes: Sequence[int]
     activation: str = "tanh"
     obs_ndim: int = 1
+    conv_channels: Sequence[int] = ()
 
     @nn.compact
     def __call__(self, obs: jax.Array) -> jax.Array:
         x = obs
+        if self.conv_channels:
+            if self.obs_ndim != 3:
+                raise ValueError(
+                    "conv_channels needs image observations [H, W, C]; got "
+                    f"{self.obs_ndim}-D observations"
+                )
+            batch_shape = obs.shape[:-3]
+            x = x.reshape((-1, *obs.shape[-3:]))
+            for channels in self.conv_channels:
+                x = jax.nn.relu(nn.Conv(channels, (3, 3), padding="SAME")(x))
+            x = x.reshape((*batch_shape, *x.shape[-3:]))
         if self.obs_ndim != 1:
-            batch_shape = obs.shape[: obs.ndim - self.obs_ndim]
-            x = obs.reshape(*batch_shape, -1)
+            batch_shape = x.shape[: x.ndim - self.obs_ndim]
+            x = x.reshape(*batch_shape, -1)
         act = ACTIVATIONS[self.activation]
         for size in self.hidden_sizes:
             x = act(nn.Dense(size)(x))
@@ -56,10 +70,13 @@ class CategoricalPolicyNet(nn.Module):
     hidden_sizes: Sequence[int]
     activation: str = "tanh"
     obs_ndim: int = 1
+    conv_channels: Sequence[int] = ()
 
     @nn.compact
     def __call__(self, obs: jax.Array) -> jax.Array:
-        x = MLP(self.hidden_sizes, self.activation, self.obs_ndim)(obs)
+        x = MLP(self.hidden_sizes, self.activation, self.obs_ndim, self.conv_channels)(
+            obs
+        )
         return nn.Dense(self.num_actions, kernel_init=_head_init(0.01))(x)
 
 
@@ -71,10 +88,13 @@ class GaussianPolicyNet(nn.Module):
     activation: str = "tanh"
     obs_ndim: int = 1
     init_log_std: float = 0.0
+    conv_channels: Sequence[int] = ()
 
     @nn.compact
     def __call__(self, obs: jax.Array) -> tuple[jax.Array, jax.Array]:
-        x = MLP(self.hidden_sizes, self.activation, self.obs_ndim)(obs)
+        x = MLP(self.hidden_sizes, self.activation, self.obs_ndim, self.conv_channels)(
+            obs
+        )
         mean = nn.Dense(self.action_dim, kernel_init=_head_init(0.01))(x)
         log_std = self.param(
             "log_std", nn.initializers.constant(self.init_log_std), (self.action_dim,)
@@ -88,8 +108,11 @@ class ValueNet(nn.Module):
     hidden_sizes: Sequence[int]
     activation: str = "tanh"
     obs_ndim: int = 1
+    conv_channels: Sequence[int] = ()
 
     @nn.compact
     def __call__(self, obs: jax.Array) -> jax.Array:
-        x = MLP(self.hidden_sizes, self.activation, self.obs_ndim)(obs)
+        x = MLP(self.hidden_sizes, self.activation, self.obs_ndim, self.conv_channels)(
+            obs
+        )
         return nn.Dense(1, kernel_init=_head_init(1.0))(x)[..., 0]

@@ -98,6 +98,20 @@ def _obs_ndim(env: Any, env_params: Any) -> int:
     return max(1, example_observation(env, env_params).ndim)
 
 
+def _conv_channels(config: Any, ndim: int) -> tuple[int, ...]:
+    """``config.conv_channels``: None → ``(16,)`` for image observations (``[H, W,
+    C]``), else none; configs without the field get no convolution."""
+    channels = getattr(config, "conv_channels", ())
+    if channels is None:
+        return (16,) if ndim == 3 else ()
+    if channels and ndim != 3:
+        raise ValueError(
+            f"conv_channels={tuple(channels)} needs image observations [H, W, C]; "
+            f"this environment's observations have {ndim} axes"
+        )
+    return tuple(channels)
+
+
 def make_policy(config: Any, env: Any, env_params: Any) -> Policy:
     """jaxpg's MLP policy for ``env``'s action space.
 
@@ -114,9 +128,10 @@ def make_policy(config: Any, env: Any, env_params: Any) -> Policy:
     space = env.action_space(env_params)
     ndim = _obs_ndim(env, env_params)
     hidden = tuple(config.hidden_sizes)
+    conv = _conv_channels(config, ndim)
     if _is_discrete(space):
         module = networks.CategoricalPolicyNet(
-            int(space.n), hidden, config.activation, ndim
+            int(space.n), hidden, config.activation, ndim, conv
         )
     elif _is_box(space):
         if len(space.shape) != 1:
@@ -129,6 +144,7 @@ def make_policy(config: Any, env: Any, env_params: Any) -> Policy:
             config.activation,
             ndim,
             float(getattr(config, "init_log_std", 0.0)),
+            conv,
         )
     else:
         raise ValueError(
@@ -151,5 +167,10 @@ def make_value(config: Any, env: Any, env_params: Any) -> Policy:
     from jaxpg import networks
 
     ndim = _obs_ndim(env, env_params)
-    module = networks.ValueNet(tuple(config.hidden_sizes), config.activation, ndim)
+    module = networks.ValueNet(
+        tuple(config.hidden_sizes),
+        config.activation,
+        ndim,
+        _conv_channels(config, ndim),
+    )
     return _maybe_normalized(config, Policy(module.init, module.apply))

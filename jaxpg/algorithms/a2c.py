@@ -61,6 +61,9 @@ class A2CConfig:
         kept in the policy's and critic's params (``jaxpg.normalization``).
       scale_rewards: divide rewards by the running std of a discounted return
         before GAE (episode-return metrics stay raw).
+      conv_channels: channels of the 3×3 ReLU convolutions before the MLP torso,
+        for image observations ``[H, W, C]`` (MinAtar); ``None`` (default): one
+        16-channel layer for image observations and none otherwise; ``()``: none.
     """
 
     env_id: str | None = "CartPole-v1"
@@ -80,6 +83,7 @@ class A2CConfig:
     anneal_lr: bool = True
     normalize_observations: bool = False
     scale_rewards: bool = False
+    conv_channels: tuple[int, ...] | None = None
 
     def __post_init__(self) -> None:
         actor_critic.check_actor_critic(self)

@@ -90,6 +90,20 @@ def check_actor_critic(config: Any) -> None:
     common.check_bool("anneal_lr", config.anneal_lr)
     common.check_bool("normalize_observations", config.normalize_observations)
     common.check_bool("scale_rewards", config.scale_rewards)
+    channels = config.conv_channels
+    if channels is not None:
+        if isinstance(channels, int) and not isinstance(channels, bool):
+            channels = (channels,)
+        ok = isinstance(channels, (tuple, list)) and all(
+            isinstance(c, int) and not isinstance(c, bool) and c >= 1 for c in channels
+        )
+        if not ok:
+            common._fail(
+                "conv_channels",
+                "None (auto) or a sequence of positive integers",
+                config.conv_channels,
+            )
+        object.__setattr__(config, "conv_channels", tuple(channels))
 
 
 def reset(

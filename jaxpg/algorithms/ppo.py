@@ -64,6 +64,9 @@ class PPOConfig:
         kept in the policy's and critic's params (``jaxpg.normalization``).
       scale_rewards: divide rewards by the running std of a discounted return
         before GAE (episode-return metrics stay raw).
+      conv_channels: channels of the 3×3 ReLU convolutions before the MLP torso,
+        for image observations ``[H, W, C]`` (MinAtar); ``None`` (default): one
+        16-channel layer for image observations and none otherwise; ``()``: none.
       clip_eps: ε of the clipped surrogate (> 0).
       num_epochs: passes over the batch per update.
       num_minibatches: minibatches per pass; must divide ``num_steps · num_envs``.
@@ -87,6 +90,7 @@ class PPOConfig:
     anneal_lr: bool = True
     normalize_observations: bool = False
     scale_rewards: bool = False
+    conv_channels: tuple[int, ...] | None = None
     clip_eps: float = 0.2
     num_epochs: int = 4
     num_minibatches: int = 4
