@@ -10,6 +10,7 @@ from jaxpg.algorithms.a2c import A2CConfig
 from jaxpg.algorithms.ppo import PPOConfig
 from jaxpg.algorithms.reinforce import ReinforceConfig
 from jaxpg.checkpoint import load, save
+from jaxpg.compilation import compile_options, jit
 from jaxpg.envs import make_env, supported_env_ids
 from jaxpg.evaluate import evaluate
 from jaxpg.policy import Policy, act, make_policy, make_value
@@ -32,10 +33,12 @@ __all__ = [
     "Trainer",
     "Trajectory",
     "act",
+    "compile_options",
     "episodic_rollout",
     "estimate_gradient",
     "evaluate",
     "hparams",
+    "jit",
     "load",
     "losses",
     "make_env",

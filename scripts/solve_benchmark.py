@@ -15,11 +15,16 @@ running ``jax.jit(make_solve(ReinforceConfig()))`` with its evaluations inside.
   (``jax_persistent_cache_min_compile_time_secs = 0``, so small functions are
   cached too).
 
+The solve function is compiled two ways (``--methods``): ``fast`` =
+``jaxpg.jit(solve, fast_compile=True)`` (jaxpg's XLA options for short runs) and
+``solve`` = plain ``jax.jit(solve)``; ``jaxpg`` (``jaxpg.jit``) and ``host`` (a host
+loop over ``trainer.run`` chunks + ``jaxpg.evaluate``) can be added.
+
 Each configuration runs with all cores and pinned to core 0
 (``os.sched_setaffinity`` in the child, before jax is imported). Separately, fresh
-subprocesses time ``jax.jit(f).lower(key).compile()`` of the default
-``make_train`` and ``make_solve`` functions (no persistent cache). ``--methods``
-adds the host-loop alternative (``trainer.run`` chunks + ``jaxpg.evaluate``).
+subprocesses time ``jit(f).lower(key).compile()`` of the default ``make_train`` and
+``make_solve`` functions (no persistent cache), wall and process CPU time, with
+``jax.jit``, ``jaxpg.jit`` and ``jaxpg.jit(fast_compile=True)``.
 
 Writes ``docs/data/solve_benchmark.json`` and the section between the markers in
 ``docs/benchmarks.md``.
@@ -44,6 +49,23 @@ THRESHOLD = 475.0
 EVAL_EPISODES = 100
 BEGIN = "<!-- solve_benchmark:begin -->"
 END = "<!-- solve_benchmark:end -->"
+# How the solve function is compiled (see _jit): plain jax.jit, jaxpg.jit with its
+# recommended XLA options, or jaxpg.jit(fast_compile=True).
+JITS = ("solve", "jaxpg", "fast")
+JIT_LABELS = {
+    "solve": "jax.jit",
+    "jaxpg": "jaxpg.jit",
+    "fast": "jaxpg.jit(fast_compile=True)",
+    "host": "host loop",
+}
+# (function, jit) pairs whose compile is timed.
+COMPILES = (
+    ("train", "solve"),
+    ("train", "jaxpg"),
+    ("train", "fast"),
+    ("solve", "solve"),
+    ("solve", "fast"),
+)
 
 
 # --------------------------------------------------------------------------- worker
@@ -71,14 +93,14 @@ def worker_solve(seed: int, method: str, eval_every: int) -> dict:
     config = jaxpg.ReinforceConfig()
     key = jax.random.key(seed)
     start = time.perf_counter()
-    if method == "solve":
+    if method in JITS:
         solve = jaxpg.make_solve(
             config,
             threshold=THRESHOLD,
             eval_every=eval_every,
             eval_episodes=EVAL_EPISODES,
         )
-        out = jax.block_until_ready(jax.jit(solve)(key))
+        out = jax.block_until_ready(_jit(method, solve)(key))
         elapsed = time.perf_counter() - start
         updates, ret, solved = (
             int(out.updates_used),
@@ -117,7 +139,19 @@ def worker_solve(seed: int, method: str, eval_every: int) -> dict:
     }
 
 
-def worker_compile(which: str) -> dict:
+def _jit(method: str, f):
+    """``solve``: plain ``jax.jit``; ``jaxpg``: ``jaxpg.jit`` (recommended XLA
+    options); ``fast``: ``jaxpg.jit(fast_compile=True)``."""
+    import jax
+
+    import jaxpg
+
+    if method == "solve":
+        return jax.jit(f)
+    return jaxpg.jit(f, fast_compile=method == "fast")
+
+
+def worker_compile(which: str, method: str) -> dict:
     import gymnax  # noqa: F401
     import jax
 
@@ -131,16 +165,20 @@ def worker_compile(which: str) -> dict:
     else:
         f = jaxpg.make_solve(config, threshold=THRESHOLD, eval_episodes=EVAL_EPISODES)
     built = time.perf_counter()
-    lowered = jax.jit(f).lower(key)
+    lowered = _jit(method, f).lower(key)
     traced = time.perf_counter()
+    cpu = time.process_time()
     compiled = lowered.compile()
     done = time.perf_counter()
+    cpu = time.process_time() - cpu
     text = compiled.as_text()
     return {
         "function": which,
+        "jit": method,
         "build_s": built - start,
         "trace_lower_s": traced - built,
         "compile_s": done - traced,
+        "compile_cpu_s": cpu,
         "fusions": text.count(" fusion("),
         "while_loops": text.count(" while("),
     }
@@ -276,23 +314,29 @@ def markdown(report: dict, command: str) -> str:
         for cache in ("cold", "warm"):
             s = c[cache]
             lines.append(
-                f"| {c['cores']} | {c['method']} (eval every {c['eval_every']}) | "
+                f"| {c['cores']} | {JIT_LABELS[c['method']]} "
+                f"(eval every {c['eval_every']}) | "
                 f"{cache} | {s['median_s']:.2f} | {s['q1_s']:.2f} | {s['q3_s']:.2f} | "
                 f"{s['max_s']:.2f} | {s['solved']}/{s['seeds']} | "
                 f"{s['median_updates']:g} |"
             )
     lines += [
         "",
-        "Compile of the default functions, `jax.jit(f).lower(key).compile()`, fresh "
-        "process, no persistent cache (median of the runs):",
+        "Compile of the default `make_train` / `make_solve` functions, "
+        "`jit(f).lower(key).compile()`, fresh process, no persistent cache (median "
+        "of the runs; compile wall time and the process CPU time it used):",
         "",
-        "| function | cores | trace+lower s | compile s | fusions | while loops |",
-        "|---|---|---|---|---|---|",
+        "| function | jit | cores | trace+lower s | compile s | compile CPU s | "
+        "fusions | while loops |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for row in report["compile"]:
+        cpu = row.get("compile_cpu_s")
         lines.append(
-            f"| {row['function']} | {row['cores']} | {row['trace_lower_s']:.2f} | "
-            f"{row['compile_s']:.2f} | {row['fusions']} | {row['while_loops']} |"
+            f"| {row['function']} | {JIT_LABELS[row.get('jit', 'solve')]} | "
+            f"{row['cores']} | {row['trace_lower_s']:.2f} | {row['compile_s']:.2f} | "
+            f"{'' if cpu is None else f'{cpu:.2f}'} | {row['fusions']} | "
+            f"{row['while_loops']} |"
         )
     if report.get("train_script"):
         lines += [
@@ -340,9 +384,10 @@ def main() -> None:
     )
     parser.add_argument(
         "--methods",
-        default="solve",
-        help="comma-separated: solve (make_solve, one compiled call) and/or host "
-        "(trainer.run chunks + jaxpg.evaluate)",
+        default="fast,solve",
+        help="comma-separated, how make_solve's one compiled call is jitted: fast "
+        "(jaxpg.jit(fast_compile=True)), jaxpg (jaxpg.jit), solve (plain jax.jit); "
+        "host: trainer.run chunks + jaxpg.evaluate",
     )
     parser.add_argument("--eval-every", type=int, default=1)
     parser.add_argument("--compile-reps", type=int, default=3)
@@ -364,7 +409,7 @@ def main() -> None:
     if args.worker:
         _setup(args.cache_dir, args.cores)
         if args.compile:
-            result = worker_compile(args.compile)
+            result = worker_compile(args.compile, args.method)
         else:
             result = worker_solve(args.seed, args.method, args.eval_every)
         print(json.dumps(result))
@@ -395,17 +440,18 @@ def main() -> None:
         for k, v in vars(jaxpg.ReinforceConfig()).items()
     }
     for cores in affinities:
-        for which in ("train", "solve"):
+        for which, jit in COMPILES:
             runs = [
-                _spawn(["--compile", which], cores, None)
+                _spawn(["--compile", which, "--method", jit], cores, None)
                 for _ in range(args.compile_reps)
             ]
             row = {
                 "function": which,
+                "jit": jit,
                 "cores": cores,
                 **{
                     k: statistics.median(r[k] for r in runs)
-                    for k in ("build_s", "trace_lower_s", "compile_s")
+                    for k in ("build_s", "trace_lower_s", "compile_s", "compile_cpu_s")
                 },
                 "fusions": runs[0]["fusions"],
                 "while_loops": runs[0]["while_loops"],
@@ -413,7 +459,9 @@ def main() -> None:
             }
             report["compile"].append(row)
             print(
-                f"compile {which} cores={cores}: {row['compile_s']:.2f} s", flush=True
+                f"compile {which} {JIT_LABELS[jit]} cores={cores}: "
+                f"{row['compile_s']:.2f} s (CPU {row['compile_cpu_s']:.2f} s)",
+                flush=True,
             )
     for cores in affinities:
         for method in args.methods.split(","):
@@ -437,7 +485,8 @@ def main() -> None:
             )
     for row in report["compile"]:
         print(
-            f"compile {row['function']:5s} cores={row['cores']}: "
+            f"compile {row['function']:5s} {JIT_LABELS[row['jit']]:29s} "
+            f"cores={row['cores']}: "
             f"{row['compile_s']:.2f} s (trace+lower {row['trace_lower_s']:.2f} s)"
         )
     if report.get("train_script"):
