@@ -16,6 +16,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+from jax.flatten_util import ravel_pytree
 
 from jaxpg import policy as pol
 from jaxpg.algorithms import a2c, actor_critic, ppo, reinforce
@@ -131,10 +132,15 @@ def _reinforce_update(config, env, env_params, policy, value):
             traj.steps_run,
             min(chunk, horizon),
         )
-        grad_norm = optax.tree.norm(grads)
+        # Clipping and Adam on one flat vector: elementwise Adam and the global norm
+        # are the same as per leaf, and XLA gets one kernel per step instead of
+        # one per parameter array.
+        flat_params, unravel = ravel_pytree(params)
+        flat_grads = ravel_pytree(grads)[0]
+        grad_norm = jnp.sqrt(jnp.sum(flat_grads * flat_grads))
         optimizer = make_optimizer(hp)
-        updates, opt_state = optimizer.update(grads, state.opt_state, params)
-        new_params = optax.apply_updates(params, updates)
+        updates, opt_state = optimizer.update(flat_grads, state.opt_state, flat_params)
+        new_params = unravel(optax.apply_updates(flat_params, updates))
 
         stats = episode_statistics(traj)
         metrics, last_return, last_length = _episode_metrics(stats, state)
@@ -216,7 +222,7 @@ def make_trainer(
         }
         return TrainState(
             params=params,
-            opt_state=make_optimizer(hp).init(params),
+            opt_state=make_optimizer(hp).init(ravel_pytree(params)[0]),
             key=key,
             env_state=None,
             step=jnp.int32(0),
