@@ -40,7 +40,9 @@ def test_vmap_over_seeds_equals_a_loop():
     single = jax.jit(train)
     for i in range(4):
         one = single(keys[i])
-        assert_trees_close(jax.tree.map(lambda x, i=i: x[i], batched.params), one.params)
+        assert_trees_close(
+            jax.tree.map(lambda x, i=i: x[i], batched.params), one.params
+        )
         assert_trees_close({k: v[i] for k, v in batched.metrics.items()}, one.metrics)
 
 
@@ -56,7 +58,9 @@ def test_learning_rate_sweep_equals_separate_runs():
     swept = jax.jit(jax.vmap(train, in_axes=(None, 0)))(key, sweep)
     for i, r in enumerate(rates):
         alone = jax.jit(train)(key, hp._replace(learning_rate=jnp.float32(r)))
-        assert_trees_close(jax.tree.map(lambda x, i=i: x[i], swept.params), alone.params)
+        assert_trees_close(
+            jax.tree.map(lambda x, i=i: x[i], swept.params), alone.params
+        )
     # The runs really differ (the sweep is not three copies of one run).
     p = jax.tree.leaves(swept.params)[0]
     assert not np.allclose(p[0], p[2])
@@ -207,3 +211,11 @@ def test_act_and_evaluate():
         jax.random.key(1), policy, params, env.env, None, num_episodes=7
     )
     np.testing.assert_array_equal(returns, again)
+
+
+def test_estimate_gradient_rejects_actor_critic_configs():
+    env, env_params = jaxpg.make_env("CartPole-v1")
+    with pytest.raises(ValueError, match="ReinforceConfig"):
+        jaxpg.estimate_gradient(
+            jax.random.key(0), jaxpg.PPOConfig(), {}, env, env_params
+        )
