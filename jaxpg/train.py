@@ -348,6 +348,11 @@ def estimate_gradient(
     jitted internally (cached per config/env/policy) and can be vmapped over keys.
     """
     _check_config(config)
+    if not isinstance(config, reinforce.ReinforceConfig):
+        raise ValueError(
+            "estimate_gradient estimates REINFORCE's score-function gradient and "
+            f"takes a ReinforceConfig; got {type(config).__name__}"
+        )
     raw_env = (
         env.env if hasattr(env, "env") and type(env).__name__ == "EncodedEnv" else env
     )
