@@ -23,6 +23,7 @@ import jax
 import jax.numpy as jnp
 
 from jaxpg import policy as pol
+from jaxpg.distributed import constrain
 from jaxpg.envs import max_episode_steps
 
 
@@ -113,6 +114,7 @@ def episodic_rollout(
     value_params: Any = None,
     deterministic: bool = False,
     stop_early: bool = True,
+    sharding: Any = None,
 ) -> Trajectory:
     """One complete episode in each of ``num_envs`` environments.
 
@@ -131,6 +133,9 @@ def episodic_rollout(
       value_params: the critic's parameters.
       deterministic: take the policy's mode instead of sampling.
       stop_early: stop once every environment is done (it never changes the mask).
+      sharding: a ``NamedSharding`` of the env axis (:mod:`jaxpg.distributed`):
+        every per-environment array is pinned to it, so the partitioner splits the
+        N environments over its devices. None: no annotation.
 
     Returns:
       A :class:`Trajectory` with ``T = ceil(max_steps / chunk) · chunk`` rows.
@@ -142,8 +147,9 @@ def episodic_rollout(
 
     key_reset, key = jax.random.split(key)
     obs, env_state = jax.vmap(env.reset, in_axes=(0, None))(
-        jax.random.split(key_reset, num_envs), env_params
+        constrain(jax.random.split(key_reset, num_envs), sharding), env_params
     )
+    obs, env_state = constrain((obs, env_state), sharding)
 
     def step(carry, _):
         t, key, obs, env_state, alive = carry
@@ -160,7 +166,7 @@ def episodic_rollout(
             _step_or_stay, in_axes=(None, 0, 0, 0, 0, None)
         )(
             env,
-            jax.random.split(key_env, num_envs),
+            constrain(jax.random.split(key_env, num_envs), sharding),
             env_state,
             action,
             alive,
@@ -170,7 +176,10 @@ def episodic_rollout(
         done = terminated | truncated
         maskf = valid.astype(jnp.float32)
         record = (obs, action, reward * maskf, terminated, truncated, maskf, logp, v)
-        return (t + 1, key, next_obs, env_state, valid & ~done), record
+        next_obs, env_state, alive, record = constrain(
+            (next_obs, env_state, valid & ~done, record), sharding
+        )
+        return (t + 1, key, next_obs, env_state, alive), record
 
     def body(c: _Carry) -> _Carry:
         (t, key, obs, env_state, alive), rec = jax.lax.scan(
@@ -195,7 +204,10 @@ def episodic_rollout(
         )[1]
     )
     buffers = Trajectory(
-        *(jnp.zeros((padded,) + s.shape[1:], s.dtype) for s in rec_shapes),
+        *(
+            constrain(jnp.zeros((padded,) + s.shape[1:], s.dtype), sharding, axis=1)
+            for s in rec_shapes
+        ),
         steps_run=jnp.int32(0),
     )
     init = _Carry(

@@ -101,7 +101,7 @@ def _episode_metrics(
     return metrics, mean_return, mean_length
 
 
-def _reinforce_update(config, env, env_params, policy, value):
+def _reinforce_update(config, env, env_params, policy, value, sharding=None):
     n = config.num_envs
     chunk = config.rollout_chunk
     horizon = max_episode_steps(env_params)
@@ -121,6 +121,7 @@ def _reinforce_update(config, env, env_params, policy, value):
             max_steps=horizon,
             value=value,
             value_params=params["value"],
+            sharding=sharding,
         )
         psi, target = reinforce.weights_from_config(traj, config, hp.gamma)
         num_steps = jnp.maximum(traj.mask.sum(), 1.0)
@@ -193,6 +194,8 @@ def make_trainer(
     env_params: Any = None,
     policy: pol.Policy | None = None,
     value: pol.Policy | None = None,
+    *,
+    sharding: Any = None,
 ) -> Trainer:
     """``Trainer(init, run)`` for ``config``.
 
@@ -202,6 +205,9 @@ def make_trainer(
       env_params: its parameters (the environment's defaults otherwise).
       policy: a custom :class:`jaxpg.Policy`; jaxpg's MLP policy otherwise.
       value: a custom critic (``baseline="value"``); jaxpg's MLP otherwise.
+      sharding: a ``NamedSharding`` of the environment axis (see
+        :mod:`jaxpg.distributed`): the rollouts pin per-environment arrays to it
+        and XLA splits them over its devices. None (default): no annotations.
 
     Returns:
       ``init(key, hparams=None) → TrainState`` and ``run(state, n) → (state,
@@ -209,9 +215,11 @@ def make_trainer(
     """
     env, env_params, policy, value = _build(config, env, env_params, policy, value)
     if isinstance(config, (a2c.A2CConfig, ppo.PPOConfig)):
-        return actor_critic.make_trainer(config, env, env_params, policy, value)
+        return actor_critic.make_trainer(
+            config, env, env_params, policy, value, sharding=sharding
+        )
     obs = pol.example_observation(env, env_params)
-    update = _reinforce_update(config, env, env_params, policy, value)
+    update = _reinforce_update(config, env, env_params, policy, value, sharding)
 
     def init(key: jax.Array, hparams: HParams | None = None) -> TrainState:
         hp = _config_hparams(config) if hparams is None else hparams
@@ -243,6 +251,8 @@ def make_train(
     env_params: Any = None,
     policy: pol.Policy | None = None,
     value: pol.Policy | None = None,
+    *,
+    sharding: Any = None,
 ):
     """A pure ``train(key, hparams=None) → TrainResult`` for ``config``.
 
@@ -257,7 +267,7 @@ def make_train(
     >>> result.metrics["episode_return"].shape
     (2,)
     """
-    trainer = make_trainer(config, env, env_params, policy, value)
+    trainer = make_trainer(config, env, env_params, policy, value, sharding=sharding)
 
     def train(key: jax.Array, hparams: HParams | None = None) -> TrainResult:
         state = trainer.init(key, hparams)

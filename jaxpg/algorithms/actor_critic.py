@@ -41,6 +41,7 @@ from jaxpg import normalization as norm
 from jaxpg import policy as pol
 from jaxpg import returns as ret
 from jaxpg.algorithms import common
+from jaxpg.distributed import constrain
 from jaxpg.state import HParams, Trainer, TrainState, hparams
 
 
@@ -113,12 +114,17 @@ def reset(
     num_envs: int,
     *,
     scale_rewards: bool = False,
+    sharding: Any = None,
 ) -> RolloutState:
-    """Resets ``num_envs`` environments with ``split(key, num_envs)``."""
+    """Resets ``num_envs`` environments with ``split(key, num_envs)``.
+
+    ``sharding`` (a ``NamedSharding`` of the env axis, or None) pins the
+    per-environment arrays to it (:mod:`jaxpg.distributed`).
+    """
     obs, env_state = jax.vmap(env.reset, in_axes=(0, None))(
-        jax.random.split(key, num_envs), env_params
+        constrain(jax.random.split(key, num_envs), sharding), env_params
     )
-    return RolloutState(
+    start = RolloutState(
         env_state=env_state,
         obs=obs,
         episode_return=jnp.zeros((num_envs,), jnp.float32),
@@ -126,6 +132,7 @@ def reset(
         reward_return=jnp.zeros((num_envs,), jnp.float32) if scale_rewards else None,
         reward_stats=norm.init_stats(()) if scale_rewards else None,
     )
+    return constrain(start, sharding)
 
 
 def rollout(
@@ -137,6 +144,8 @@ def rollout(
     start: RolloutState,
     num_steps: int,
     gamma: jax.Array | float = 1.0,
+    *,
+    sharding: Any = None,
 ) -> tuple[RolloutState, Rollout]:
     """``num_steps`` steps of every environment, resetting finished episodes.
 
@@ -151,6 +160,8 @@ def rollout(
       num_steps: T.
       gamma: γ of the running return kept for reward scaling (used only when
         ``start.reward_return`` is not None).
+      sharding: a ``NamedSharding`` of the env axis (:mod:`jaxpg.distributed`)
+        every per-environment array is pinned to; None: no annotation.
 
     Returns:
       ``(end, rollout)``: the state to continue from, and the ``[T, N]`` batch.
@@ -165,7 +176,12 @@ def rollout(
         logp = pol.log_prob(output, action)
         next_obs, env_state, reward, terminated, truncated, info = jax.vmap(
             env.step, in_axes=(0, 0, 0, None)
-        )(jax.random.split(key_env, num_envs), s.env_state, action, env_params)
+        )(
+            constrain(jax.random.split(key_env, num_envs), sharding),
+            s.env_state,
+            action,
+            env_params,
+        )
         if "final_observation" not in info:
             raise ValueError(
                 "env.step must put the pre-reset observation in "
@@ -198,7 +214,7 @@ def rollout(
             reward_return=jnp.where(done, 0.0, r_return) if scaling else None,
             reward_stats=s.reward_stats,
         )
-        return (key, nxt), record
+        return (key, constrain(nxt, sharding)), constrain(record, sharding)
 
     (_, end), batch = jax.lax.scan(step, (key, start), None, length=num_steps)
     return end, batch
@@ -304,7 +320,13 @@ Optimize = Callable[..., tuple[Any, Any, dict]]
 
 
 def make_trainer(
-    config: Any, env: Any, env_params: Any, policy: pol.Policy, value: pol.Policy
+    config: Any,
+    env: Any,
+    env_params: Any,
+    policy: pol.Policy,
+    value: pol.Policy,
+    *,
+    sharding: Any = None,
 ) -> Trainer:
     """``Trainer(init, run)`` for an :class:`~jaxpg.A2CConfig` or
     :class:`~jaxpg.PPOConfig`.
@@ -315,6 +337,8 @@ def make_trainer(
       env_params: its parameters.
       policy: the actor.
       value: the critic (``apply`` returns one value per observation).
+      sharding: a ``NamedSharding`` of the env axis for the rollouts (see
+        :mod:`jaxpg.distributed`); None: no annotation.
 
     Returns:
       ``init(key, hparams=None) → TrainState`` and ``run(state, n) → (state,
@@ -323,7 +347,7 @@ def make_trainer(
     from jaxpg.algorithms import a2c, ppo
 
     if isinstance(config, ppo.PPOConfig):
-        optimize = ppo.make_optimize(config, policy, value)
+        optimize = ppo.make_optimize(config, policy, value, sharding=sharding)
         steps_per_update = config.num_epochs * config.num_minibatches
     elif isinstance(config, a2c.A2CConfig):
         optimize = a2c.make_optimize(config, policy, value)
@@ -340,7 +364,14 @@ def make_trainer(
         policy = norm.normalize_observations(policy)
         value = norm.normalize_observations(value)
     return build_trainer(
-        config, env, env_params, policy, value, optimize, steps_per_update
+        config,
+        env,
+        env_params,
+        policy,
+        value,
+        optimize,
+        steps_per_update,
+        sharding=sharding,
     )
 
 
@@ -352,6 +383,8 @@ def build_trainer(
     value: pol.Policy,
     optimize: Optimize,
     steps_per_update: int,
+    *,
+    sharding: Any = None,
 ) -> Trainer:
     """The trainer around an algorithm's ``optimize`` (see :func:`make_trainer`)."""
     obs = pol.example_observation(env, env_params)
@@ -372,6 +405,7 @@ def build_trainer(
             state.env_state,
             num_steps,
             hp.gamma,
+            sharding=sharding,
         )
         scaled = data
         if scale_rewards:
@@ -413,7 +447,12 @@ def build_trainer(
             opt_state=optimizer.init(params),
             key=key,
             env_state=reset(
-                key_reset, env, env_params, num_envs, scale_rewards=scale_rewards
+                key_reset,
+                env,
+                env_params,
+                num_envs,
+                scale_rewards=scale_rewards,
+                sharding=sharding,
             ),
             step=jnp.int32(0),
             hparams=hp,

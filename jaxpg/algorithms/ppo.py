@@ -35,6 +35,7 @@ import optax
 from jaxpg import losses
 from jaxpg import policy as pol
 from jaxpg.algorithms import actor_critic, common
+from jaxpg.distributed import constrain
 
 
 @dataclasses.dataclass(frozen=True)
@@ -155,9 +156,17 @@ def loss(
 
 
 def make_optimize(
-    config: PPOConfig, policy: pol.Policy, value: pol.Policy
+    config: PPOConfig,
+    policy: pol.Policy,
+    value: pol.Policy,
+    *,
+    sharding: Any = None,
 ) -> actor_critic.Optimize:
-    """``num_epochs`` shuffled passes of ``num_minibatches`` Adam steps each."""
+    """``num_epochs`` shuffled passes of ``num_minibatches`` Adam steps each.
+
+    ``sharding`` (a ``NamedSharding`` of the env axis, :mod:`jaxpg.distributed`)
+    splits every minibatch's samples over its devices; None: no annotation.
+    """
     grad_fn = jax.value_and_grad(loss, has_aux=True)
     num_minibatches = config.num_minibatches
     size = config.num_steps * config.num_envs
@@ -186,6 +195,7 @@ def make_optimize(
             shuffled = jax.tree.map(
                 lambda x: x[order].reshape((num_minibatches, -1) + x.shape[1:]), flat
             )
+            shuffled = constrain(shuffled, sharding, axis=1)
             return jax.lax.scan(minibatch_step, carry, shuffled)
 
         keys = jax.random.split(key, config.num_epochs)
