@@ -423,10 +423,11 @@ class _Progress:
 
     def update(self, done: int, n: int, env_steps: int, rate: float, ret: float):
         if self.bar is not None:
-            self.bar.update(n)
             self.bar.set_postfix_str(
-                f"env steps {env_steps:,} | {rate:,.0f} steps/s | return {ret:.1f}"
+                f"env steps {env_steps:,} | {rate:,.0f} steps/s | return {ret:.1f}",
+                refresh=False,
             )
+            self.bar.update(n)
             return
         now = time.perf_counter()
         if now - self.last >= 1.0 or done == self.total:
