@@ -406,9 +406,10 @@ class _Signals:
 
 
 class _Progress:
-    """A tqdm bar, or a line at most every second."""
+    """A tqdm bar, or a line at most every second ("off": nothing)."""
 
     def __init__(self, mode: str, total: int, initial: int) -> None:
+        self.off = mode == "off"
         if mode == "auto":
             mode = "bar" if sys.stderr.isatty() else "lines"
         self.total = total
@@ -422,6 +423,8 @@ class _Progress:
             )
 
     def update(self, done: int, n: int, env_steps: int, rate: float, ret: float):
+        if self.off:
+            return
         if self.bar is not None:
             self.bar.set_postfix_str(
                 f"env steps {env_steps:,} | {rate:,.0f} steps/s | return {ret:.1f}",
@@ -438,6 +441,8 @@ class _Progress:
             )
 
     def write(self, text: str) -> None:
+        if self.off:
+            return
         if self.bar is not None:
             self.bar.write(text)
         else:
@@ -489,6 +494,10 @@ def _describe_failure(metrics: dict, finite: np.ndarray, done: int, seeds: int):
     )
 
 
+def _quiet(text: str) -> None:
+    """The log of every process but process 0."""
+
+
 def train_run(
     config: Any,
     options: RunOptions,
@@ -502,6 +511,7 @@ def train_run(
     log: Callable[[str], None] | None = None,
     on_chunk: Callable[[int], None] | None = None,
     cache_note: Callable[[], str] | None = None,
+    mesh: Any = None,
 ) -> RunOutcome:
     """Trains ``config`` with ``options`` into the run folder ``out``.
 
@@ -519,6 +529,11 @@ def train_run(
         simulate a signal).
       cache_note: called after compiling; its text is added to the "compiled in"
         line (scripts/train.py reports the persistent compilation cache).
+      mesh: a :func:`jaxpg.distributed.make_mesh` mesh to split the environments
+        over (parameters replicated); None: the single-device program. With
+        several processes (:func:`jaxpg.distributed.initialize`) only process 0
+        logs and writes the run folder's files; every process saves the
+        checkpoint (collective).
 
     Returns:
       A :class:`RunOutcome`. Problems with the input raise :class:`RunError`
@@ -527,19 +542,43 @@ def train_run(
     import jaxpg
 
     t_start = time.perf_counter()
+    primary = jax.process_index() == 0
+    if not primary:
+        log = _quiet
     log = log or (lambda text: print(text, flush=True))
     out = Path(out)
-    check_out_dir(out, must_be_empty=not resume)
+    if primary:  # the others could see the files process 0 is writing
+        check_out_dir(out, must_be_empty=not resume)
     if options.tensorboard:
         check_tensorboard()
     custom = trainer is not None or env is not None or policy is not None
+    sharding = None
+    if mesh is not None:
+        from jaxpg import distributed
+
+        if options.seeds > 1:
+            raise RunError(
+                f"--seeds {options.seeds} with --devices {mesh.size}: seeds are not "
+                "split over devices by train.py; use --devices 1 with --seeds, or "
+                "scripts/train_distributed.py --num-seeds "
+                f"{options.seeds} (jaxpg.distributed.make_seed_train)"
+            )
+        try:
+            distributed.check_divisible(config.num_envs, mesh.size)
+        except ValueError as error:
+            raise RunError(f"--num-envs: {error}") from None
+        if trainer is not None:
+            raise ValueError("train_run: pass either trainer= or mesh=, not both")
+        sharding = distributed.batch_sharding(mesh)
     try:
         if env is None:
             if config.env_id is None:
                 raise ValueError("is required (a gymnax id such as CartPole-v1)")
             env, env_params = jaxpg.make_env(config.env_id)
         if trainer is None:
-            trainer = jaxpg.make_trainer(config, env, env_params, policy)
+            trainer = jaxpg.make_trainer(
+                config, env, env_params, policy, sharding=sharding
+            )
         if policy is None:
             policy = jaxpg.make_policy(config, env, env_params)
     except (ValueError, TypeError) as error:
@@ -558,12 +597,33 @@ def train_run(
             )
     else:
         done = 0
-    cache_key = None if custom else (config, seeds)
+    # Placement of the state over the mesh: parameters replicated, carried
+    # environments split (jit arguments of the compiled programs below).
+    init_jit: dict = {}
+    run_jit: dict = {}
+    small_jit: dict = {}
+    if mesh is not None:
+        state_sh = distributed.state_shardings(
+            jax.eval_shape(trainer.init, key_init), mesh, config.num_envs
+        )
+        rep = distributed.replicated(mesh)
+        init_jit = {"out_shardings": state_sh}
+        run_jit = {"in_shardings": (state_sh,), "out_shardings": (state_sh, rep)}
+        small_jit = {"out_shardings": rep}
+        if resume:
+            state = jax.device_put(state, state_sh)
+    mesh_key = None if mesh is None else tuple(d.id for d in mesh.devices.flat)
+    cache_key = None if custom else (config, seeds, mesh_key)
 
     log(
         f"jaxpg {algorithm_label(config)} on {config.env_id}: {config.num_envs} envs x "
         f"{total} updates, seed {options.seed}"
         + (f" x {seeds} seeds (one vmapped call)" if seeds > 1 else "")
+        + (
+            f" over {mesh.size} devices ({jax.process_count()} processes)"
+            if mesh is not None
+            else ""
+        )
         + f", {jax.default_backend()} | run folder {out}"
     )
 
@@ -571,7 +631,7 @@ def train_run(
     t0 = time.perf_counter()
     init_fn = _compiled(
         None if custom else (*cache_key, "init"),
-        lambda: jax.jit(_init_fn(trainer, seeds)).lower(key_init).compile(),
+        lambda: jax.jit(_init_fn(trainer, seeds), **init_jit).lower(key_init).compile(),
     )
     if not resume:
         state = init_fn(key_init)
@@ -580,7 +640,9 @@ def train_run(
         n: _compiled(
             None if custom else (*cache_key, "run", n),
             lambda n=n: (
-                jax.jit(_chunk_program(trainer, seeds, n)).lower(state).compile()
+                jax.jit(_chunk_program(trainer, seeds, n), **run_jit)
+                .lower(state)
+                .compile()
             ),
         )
         for n in sorted(sizes)
@@ -588,7 +650,11 @@ def train_run(
     }
     finite_fn = _compiled(
         None if custom else (*cache_key, "finite"),
-        lambda: jax.jit(lambda p: _all_finite(p, seeds)).lower(state.params).compile(),
+        lambda: (
+            jax.jit(lambda p: _all_finite(p, seeds), **small_jit)
+            .lower(state.params)
+            .compile()
+        ),
     )
     num_eval = options.eval_episodes
 
@@ -618,7 +684,7 @@ def train_run(
 
     eval_fn = _compiled(
         None if custom else (*cache_key, "eval", num_eval),
-        lambda: jax.jit(evaluate).lower(key_eval, state.params).compile(),
+        lambda: jax.jit(evaluate, **small_jit).lower(key_eval, state.params).compile(),
     )
     compile_time = time.perf_counter() - t0
 
@@ -628,14 +694,14 @@ def train_run(
     totals = [0] * seeds
     for row in rows_before:
         totals[row.get("seed_index", 0)] = row["env_steps_total"]
-    if resume:  # drop rows logged after the checkpoint: they are redone
+    if resume and primary:  # drop rows logged after the checkpoint: they are redone
         lines = "".join(json.dumps(r, allow_nan=False) + "\n" for r in rows_before)
         tmp = out / ".metrics.jsonl.partial"
         tmp.write_text(lines, encoding="utf-8")
         os.replace(tmp, out / "metrics.jsonl")
-    else:
+    elif primary:
         write_json(out / "config.json", run_config_json(config, options))
-    writer = _tensorboard_writer(out) if options.tensorboard else None
+    writer = _tensorboard_writer(out) if options.tensorboard and primary else None
 
     log(
         f"compiled in {seconds(compile_time)}"
@@ -649,7 +715,7 @@ def train_run(
     last_checkpoint = done if resume else None
     eval_rows: list[dict] = []
     last_eval: np.ndarray | None = None
-    progress = _Progress(options.progress, total, done)
+    progress = _Progress(options.progress if primary else "off", total, done)
     t_train = time.perf_counter()
     steps_at_start = sum(totals)
     last_return = float("nan")
@@ -669,8 +735,9 @@ def train_run(
             "std_return": returns.std(axis=1).tolist(),
         }
         eval_rows.append(row)
-        with open(out / "evals.jsonl", "a", encoding="utf-8") as f:
-            f.write(json.dumps(row) + "\n")
+        if primary:
+            with open(out / "evals.jsonl", "a", encoding="utf-8") as f:
+                f.write(json.dumps(row) + "\n")
         if writer is not None:
             writer.add_scalar("eval/mean_return", float(returns.mean()), at)
         means = returns.mean(axis=1)
@@ -686,7 +753,9 @@ def train_run(
 
     with (
         _Signals() as signals,
-        open(out / "metrics.jsonl", "a", encoding="utf-8") as metrics_file,
+        open(
+            out / "metrics.jsonl" if primary else os.devnull, "a", encoding="utf-8"
+        ) as metrics_file,
     ):
         while done < total:
             n = min(chunk, total - done)
@@ -764,6 +833,7 @@ def train_run(
                     f"{name}: stopped after update {done}/{total} and saved a "
                     f"checkpoint in {out / 'checkpoint'}; resume with:\n  "
                     f"{resume_command(out)}"
+                    + (f" --devices {mesh.size}" if mesh is not None else "")
                 )
                 break
             if done == total or _crossed(before, done, options.checkpoint_every):
@@ -803,7 +873,8 @@ def train_run(
             "train": train_time,
         },
     }
-    write_json(out / "summary.json", summary)
+    if primary:
+        write_json(out / "summary.json", summary)
     if final is not None:
         log(
             f"evaluation over {num_eval} greedy episodes"

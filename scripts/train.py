@@ -2,12 +2,14 @@
 
     python scripts/train.py --algo ppo --env-id CartPole-v1 --seeds 4 --eval-every 20
     python scripts/train.py --resume runs/CartPole-v1-20261125-171743
+    python scripts/train.py --devices all --num-envs 1024   # envs split over devices
 
 ``--algo`` picks the algorithm (reinforce, a2c, ppo); every field of its config is a
 flag (``python scripts/train.py --algo ppo --help`` lists them with their defaults),
 and so is every run option (``jaxpg.runner.RunOptions``: seeds, chunk, evaluation,
 checkpoints, TensorBoard). The work is done by :func:`jaxpg.runner.train_run`; this
-file parses flags, checks them, and reports.
+file parses flags, checks them, and reports. ``--devices`` and the multi-host flags
+(``--distributed``, ...) run the same loop over a :mod:`jaxpg.distributed` mesh.
 
 Exit status: 0 finished (or stopped early at ``--stop-at-return``), 1 stopped on a
 NaN/inf, 2 invalid input (nothing compiled or written), 128 + signal number after
@@ -25,7 +27,7 @@ import dataclasses  # noqa: E402
 import sys  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-from jaxpg import cli, runner  # noqa: E402
+from jaxpg import cli, distributed, runner  # noqa: E402
 
 
 def build_parser(algo: str) -> argparse.ArgumentParser:
@@ -66,6 +68,33 @@ def build_parser(algo: str) -> argparse.ArgumentParser:
         help="do not use JAX's persistent compilation cache ($JAXPG_CACHE_DIR, "
         "default ~/.cache/jaxpg/jax)",
     )
+    group = parser.add_argument_group(
+        "devices and hosts (jaxpg.distributed; docs/scaling.md)"
+    )
+    group.add_argument(
+        "--devices",
+        default=None,
+        metavar="N|all",
+        help="split the environments over the first N devices (or all of every "
+        "process); --num-envs must be divisible by the device count. Default 1 "
+        "(the single-device program), all with --distributed. Results match one "
+        "device up to float reassociation, so resume with the same --devices for "
+        "bit-identical runs",
+    )
+    group.add_argument(
+        "--distributed",
+        action="store_true",
+        help="join a multi-process run (jaxpg.distributed.initialize): the same "
+        "command on every host; unset flags below come from $JAX_COORDINATOR_ADDRESS"
+        " / $JAX_NUM_PROCESSES / $JAX_PROCESS_ID or a cluster JAX detects. Only "
+        "process 0 prints and writes --out (a shared filesystem); every process "
+        "saves the checkpoint",
+    )
+    group.add_argument(
+        "--coordinator-address", default=None, help="host:port of process 0"
+    )
+    group.add_argument("--num-processes", type=int, default=None)
+    group.add_argument("--process-id", type=int, default=None)
     return parser
 
 
@@ -84,8 +113,10 @@ def _show(value: object) -> str:
     return str(value)
 
 
-def parse(argv: list[str]) -> tuple[object, runner.RunOptions, Path, bool, bool]:
-    """(config, options, run folder, resume?, no_cache?); exits 2 on bad input."""
+def parse(
+    argv: list[str],
+) -> tuple[object, runner.RunOptions, Path, bool, bool, argparse.Namespace]:
+    """(config, options, run folder, resume?, no_cache?, args); exits 2 on bad input."""
     pre = argparse.ArgumentParser(add_help=False)
     pre.add_argument("--algo", choices=list(runner.ALGORITHMS), default=None)
     pre.add_argument("--resume", type=Path, default=None)
@@ -126,6 +157,15 @@ def parse(argv: list[str]) -> tuple[object, runner.RunOptions, Path, bool, bool]
         parser.error(str(error))
     if config.env_id is None:
         parser.error("--env-id is required (a gymnax id such as CartPole-v1)")
+    if args.devices is not None and args.devices != "all":
+        try:
+            count = int(args.devices)
+        except ValueError:
+            count = 0
+        if count < 1:
+            parser.error(
+                f"--devices must be a positive integer or 'all'; got {args.devices!r}"
+            )
     if args.resume is None:
         return (
             config,
@@ -133,6 +173,7 @@ def parse(argv: list[str]) -> tuple[object, runner.RunOptions, Path, bool, bool]
             args.out or runner.default_out(config.env_id),
             False,
             args.no_cache,
+            args,
         )
 
     if args.out is not None and args.out.absolute() != args.resume.absolute():
@@ -155,12 +196,45 @@ def parse(argv: list[str]) -> tuple[object, runner.RunOptions, Path, bool, bool]
             f"differ from it: {'; '.join(changed)}. Start a new run (--out) to change "
             "them."
         )
-    return config, options, args.resume, True, args.no_cache
+    return config, options, args.resume, True, args.no_cache, args
+
+
+def _mesh(args: argparse.Namespace, config: object, multi: bool):
+    """The mesh to split the environments over, or None for one device.
+
+    Raises RunError (exit 2, before anything is compiled) for a device count the
+    runtime does not have or one that does not divide --num-envs.
+    """
+    devices = args.devices or ("all" if multi else "1")
+    if devices == "1" and not multi:
+        return None  # the single-device program, exactly as without the flag
+    try:
+        mesh = distributed.make_mesh(None if devices == "all" else int(devices))
+    except ValueError as error:
+        raise runner.RunError(f"--devices {devices}: {error}") from None
+    try:
+        distributed.check_divisible(config.num_envs, mesh.size)
+    except ValueError as error:
+        raise runner.RunError(f"--num-envs: {error}") from None
+    return None if mesh.size == 1 and not multi else mesh
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
-    config, options, out, resume, no_cache = parse(argv)
+    config, options, out, resume, no_cache, args = parse(argv)
+    multi = args.distributed or any(
+        x is not None
+        for x in (args.coordinator_address, args.num_processes, args.process_id)
+    )
+    if multi:  # before any other JAX call
+        try:
+            distributed.initialize(
+                args.coordinator_address, args.num_processes, args.process_id
+            )
+        except ValueError as error:
+            print(f"train.py: error: {error}", file=sys.stderr)
+            return 2
+    primary = distributed.is_primary()
 
     # JAX decides once per process, at the first compilation, whether the
     # persistent cache is used: configure it before anything is compiled.
@@ -179,12 +253,21 @@ def main(argv: list[str] | None = None) -> int:
         return f"persistent cache partly warm: {hits} loaded, {misses} compiled ({cache_dir})"
 
     try:
+        mesh = _mesh(args, config, multi)
+        try:
+            distributed.check_same_across_processes(
+                (config, options, str(out), resume), "the flags"
+            )
+        except ValueError as error:
+            raise runner.RunError(str(error)) from None
         outcome = runner.train_run(
-            config, options, out, resume=resume, cache_note=cache_note
+            config, options, out, resume=resume, cache_note=cache_note, mesh=mesh
         )
     except runner.RunError as error:
         print(f"train.py: error: {error}", file=sys.stderr)
         return 2
+    if not primary:
+        return outcome.exit_code
     if outcome.status in ("finished", "solved"):
         print(f"saved config.json, metrics.jsonl, summary.json, checkpoint/ in {out}")
     print(

@@ -22,7 +22,7 @@ import numpy as np
 import pytest
 
 import jaxpg
-from jaxpg import distributed
+from jaxpg import distributed, runner
 
 WORKER = Path(__file__).with_name("distributed_worker.py")
 ROOT = Path(__file__).resolve().parents[1]
@@ -199,3 +199,53 @@ def test_mesh_of_one_is_the_single_device_program():
     state, metrics = trainer.run(trainer.init(key), 2)
     jax.tree.map(np.testing.assert_array_equal, state.params, plain.params)
     assert metrics["loss"].shape == (2,)
+
+
+def _train_script(args: list, cwd: Path) -> subprocess.CompletedProcess:
+    env = _env(4)
+    env["JAXPG_CACHE_DIR"] = str(cwd / "cache")
+    return subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "train.py"), *map(str, args)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        cwd=cwd,
+    )
+
+
+@pytest.mark.timeout(300)
+def test_train_script_devices_flag_matches_one_device(tmp_path):
+    common = ["--env-id", "CartPole-v1", "--num-envs", "8", "--num-updates", "3"]
+    common += ["--eval-episodes", "5", "--hidden-sizes", "8", "--seed", "3"]
+    runs = {}
+    for devices in (4, 1):
+        out = tmp_path / f"devices{devices}"
+        proc = _train_script([*common, "--devices", devices, "--out", out], tmp_path)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        rows = runner.read_metrics(out)
+        assert [r["update"] for r in rows] == [1, 2, 3]
+        state, config = jaxpg.load(out / "checkpoint")
+        assert config.num_envs == 8
+        runs[devices] = state
+        assert ("over 4 devices" in proc.stdout) == (devices == 4)
+    sharded = jax.tree.leaves(jax.device_get(runs[4].params))
+    single = jax.tree.leaves(jax.device_get(runs[1].params))
+    assert len(sharded) == len(single) > 0
+    for a, b in zip(sharded, single, strict=True):
+        np.testing.assert_allclose(a, b, rtol=RTOL, atol=ATOL)
+
+    # An indivisible env count is refused before anything is compiled or written.
+    out = tmp_path / "indivisible"
+    proc = _train_script(
+        [*common[:2], "--num-envs", "6", "--devices", "4", "--out", out], tmp_path
+    )
+    assert proc.returncode == 2
+    assert "--num-envs" in proc.stderr and "device count 4" in proc.stderr
+    assert "compiled" not in proc.stdout
+    assert not out.exists()
+
+    # Seeds are not laid over the devices by train.py: a clear refusal.
+    proc = _train_script([*common, "--devices", "4", "--seeds", "2"], tmp_path)
+    assert proc.returncode == 2
+    assert "--seeds 2 with --devices 4" in proc.stderr
