@@ -12,25 +12,44 @@ from jaxpg.envs import encode_env, max_episode_steps
 from jaxpg.rollout import episode_statistics, episodic_rollout
 
 
+def episode_returns(
+    key: jax.Array,
+    policy: pol.Policy,
+    policy_params: Any,
+    env: Any,
+    env_params: Any,
+    num_episodes: int,
+    deterministic: bool = True,
+) -> jax.Array:
+    """Returns of ``num_episodes`` complete episodes, ``[num_episodes]``: traceable.
+
+    The pure computation behind :func:`evaluate`, for use inside a caller's own
+    ``jax.jit``/``jax.vmap`` (no jit of its own). ``env_params`` must be concrete
+    (its horizon sizes the rollout).
+    """
+    env = encode_env(env)
+    traj = episodic_rollout(
+        key,
+        policy,
+        policy_params,
+        env,
+        env_params,
+        num_episodes,
+        max_steps=max_episode_steps(env_params),
+        deterministic=deterministic,
+    )
+    return episode_statistics(traj)["return"]
+
+
 @functools.lru_cache(maxsize=64)
 def _evaluate_fn(policy, raw_env, frozen_params, num_episodes, deterministic):
-    env = encode_env(raw_env)
     env_params = frozen_params.tree
-    horizon = max_episode_steps(env_params)
 
     @jax.jit
     def run(key, policy_params):
-        traj = episodic_rollout(
-            key,
-            policy,
-            policy_params,
-            env,
-            env_params,
-            num_episodes,
-            max_steps=horizon,
-            deterministic=deterministic,
+        return episode_returns(
+            key, policy, policy_params, raw_env, env_params, num_episodes, deterministic
         )
-        return episode_statistics(traj)["return"]
 
     return run
 

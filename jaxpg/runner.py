@@ -44,8 +44,8 @@ from jaxpg import checkpoint
 from jaxpg.algorithms.a2c import A2CConfig
 from jaxpg.algorithms.ppo import PPOConfig
 from jaxpg.algorithms.reinforce import ReinforceConfig
-from jaxpg.envs import encode_env, max_episode_steps
-from jaxpg.rollout import episode_statistics, episodic_rollout
+from jaxpg.envs import encode_env
+from jaxpg.evaluate import episode_returns
 
 __all__ = [
     "ALGORITHMS",
@@ -498,6 +498,105 @@ def _quiet(text: str) -> None:
     """The log of every process but process 0."""
 
 
+def _build(config, options, trainer, env, env_params, policy, mesh):
+    """The trainer, environment and policy of a run (``RunError`` on bad input)."""
+    import jaxpg
+
+    sharding = None
+    if mesh is not None:
+        from jaxpg import distributed
+
+        if options.seeds > 1:
+            raise RunError(
+                f"--seeds {options.seeds} with --devices {mesh.size}: seeds are not "
+                "split over devices by train.py; use --devices 1 with --seeds, or "
+                "scripts/train_distributed.py --num-seeds "
+                f"{options.seeds} (jaxpg.distributed.make_seed_train)"
+            )
+        try:
+            distributed.check_divisible(config.num_envs, mesh.size)
+        except ValueError as error:
+            raise RunError(f"--num-envs: {error}") from None
+        if trainer is not None:
+            raise ValueError("train_run: pass either trainer= or mesh=, not both")
+        sharding = distributed.batch_sharding(mesh)
+    try:
+        if env is None:
+            if config.env_id is None:
+                raise ValueError("is required (a gymnax id such as CartPole-v1)")
+            env, env_params = jaxpg.make_env(config.env_id)
+        if trainer is None:
+            trainer = jaxpg.make_trainer(
+                config, env, env_params, policy, sharding=sharding
+            )
+        if policy is None:
+            policy = jaxpg.make_policy(config, env, env_params)
+    except (ValueError, TypeError) as error:
+        raise RunError(f"--env-id {config.env_id}: {error}") from None
+    if env_params is None:
+        env_params = encode_env(env).default_params
+    return trainer, env, env_params, policy
+
+
+def _placement(trainer, mesh, config, key_init):
+    """jit keyword arguments placing the state over ``mesh`` (empty without one).
+
+    Parameters are replicated, carried environments split. Returns the state's
+    shardings (None without a mesh) and the kwargs of the init, chunk and small
+    (finite check, evaluation) programs.
+    """
+    if mesh is None:
+        return None, {}, {}, {}
+    from jaxpg import distributed
+
+    state_sh = distributed.state_shardings(
+        jax.eval_shape(trainer.init, key_init), mesh, config.num_envs
+    )
+    rep = distributed.replicated(mesh)
+    return (
+        state_sh,
+        {"out_shardings": state_sh},
+        {"in_shardings": (state_sh,), "out_shardings": (state_sh, rep)},
+        {"out_shardings": rep},
+    )
+
+
+def _metric_rows(metrics, first_update, count, seeds, totals):
+    """JSONL rows (one per update per seed) of a chunk's first ``count`` updates.
+
+    ``totals`` (cumulative real env steps per seed, Python ints) is advanced.
+    """
+    for i in range(count):
+        for s in range(seeds):
+            per_seed = (
+                {k: v[i] for k, v in metrics.items()}
+                if seeds == 1
+                else {k: v[s, i] for k, v in metrics.items()}
+            )
+            totals[s] += int(per_seed["env_steps"])
+            row = {
+                "update": first_update + i,
+                "seed_index": s,
+                "env_steps_total": totals[s],
+            }
+            row.update({k: _python(v) for k, v in sorted(per_seed.items())})
+            yield row
+
+
+def _final_eval(returns: np.ndarray, update: int, episodes: int) -> dict:
+    """summary.json's "eval" entry from ``[seeds, episodes]`` returns."""
+    return {
+        "update": update,
+        "episodes": episodes,
+        "deterministic": True,
+        "mean_return": float(returns.mean()),
+        "std_return": float(returns.std()),
+        "min_return": float(returns.min()),
+        "max_return": float(returns.max()),
+        "per_seed_mean": returns.mean(axis=1).tolist(),
+    }
+
+
 def train_run(
     config: Any,
     options: RunOptions,
@@ -539,7 +638,6 @@ def train_run(
       A :class:`RunOutcome`. Problems with the input raise :class:`RunError`
       before anything is compiled or written.
     """
-    import jaxpg
 
     t_start = time.perf_counter()
     primary = jax.process_index() == 0
@@ -552,37 +650,9 @@ def train_run(
     if options.tensorboard:
         check_tensorboard()
     custom = trainer is not None or env is not None or policy is not None
-    sharding = None
-    if mesh is not None:
-        from jaxpg import distributed
-
-        if options.seeds > 1:
-            raise RunError(
-                f"--seeds {options.seeds} with --devices {mesh.size}: seeds are not "
-                "split over devices by train.py; use --devices 1 with --seeds, or "
-                "scripts/train_distributed.py --num-seeds "
-                f"{options.seeds} (jaxpg.distributed.make_seed_train)"
-            )
-        try:
-            distributed.check_divisible(config.num_envs, mesh.size)
-        except ValueError as error:
-            raise RunError(f"--num-envs: {error}") from None
-        if trainer is not None:
-            raise ValueError("train_run: pass either trainer= or mesh=, not both")
-        sharding = distributed.batch_sharding(mesh)
-    try:
-        if env is None:
-            if config.env_id is None:
-                raise ValueError("is required (a gymnax id such as CartPole-v1)")
-            env, env_params = jaxpg.make_env(config.env_id)
-        if trainer is None:
-            trainer = jaxpg.make_trainer(
-                config, env, env_params, policy, sharding=sharding
-            )
-        if policy is None:
-            policy = jaxpg.make_policy(config, env, env_params)
-    except (ValueError, TypeError) as error:
-        raise RunError(f"--env-id {config.env_id}: {error}") from None
+    trainer, env, env_params, policy = _build(
+        config, options, trainer, env, env_params, policy, mesh
+    )
     seeds, chunk = options.seeds, min(options.chunk, config.num_updates)
     total = config.num_updates
     key_init, key_eval = _init_keys(options.seed, seeds)
@@ -597,21 +667,9 @@ def train_run(
             )
     else:
         done = 0
-    # Placement of the state over the mesh: parameters replicated, carried
-    # environments split (jit arguments of the compiled programs below).
-    init_jit: dict = {}
-    run_jit: dict = {}
-    small_jit: dict = {}
-    if mesh is not None:
-        state_sh = distributed.state_shardings(
-            jax.eval_shape(trainer.init, key_init), mesh, config.num_envs
-        )
-        rep = distributed.replicated(mesh)
-        init_jit = {"out_shardings": state_sh}
-        run_jit = {"in_shardings": (state_sh,), "out_shardings": (state_sh, rep)}
-        small_jit = {"out_shardings": rep}
-        if resume:
-            state = jax.device_put(state, state_sh)
+    state_sh, init_jit, run_jit, small_jit = _placement(trainer, mesh, config, key_init)
+    if resume and state_sh is not None:
+        state = jax.device_put(state, state_sh)
     mesh_key = None if mesh is None else tuple(d.id for d in mesh.devices.flat)
     cache_key = None if custom else (config, seeds, mesh_key)
 
@@ -658,25 +716,9 @@ def train_run(
     )
     num_eval = options.eval_episodes
 
-    eval_env = encode_env(env)
-    eval_params = eval_env.default_params if env_params is None else env_params
-    horizon = max_episode_steps(eval_params)
-
     def evaluate(key, params):
-        # What jaxpg.evaluate computes, written out so that it traces inside this
-        # jit/vmap whatever jit options jaxpg.evaluate uses for its own calls.
         def one(k, p):
-            traj = episodic_rollout(
-                k,
-                policy,
-                p["policy"],
-                eval_env,
-                eval_params,
-                num_eval,
-                max_steps=horizon,
-                deterministic=True,
-            )
-            return episode_statistics(traj)["return"]
+            return episode_returns(k, policy, p["policy"], env, env_params, num_eval)
 
         if seeds == 1:
             return one(key, params)[None]
@@ -763,27 +805,15 @@ def train_run(
             metrics = jax.device_get(metrics)
             finite = np.asarray(finite_fn(new_state.params)).reshape(seeds)
             loss_ok = np.isfinite(np.asarray(metrics["loss"])).all()
+            ok = bool(loss_ok and finite.all())
             rows_to_write = n
-            if not (loss_ok and finite.all()):
+            if not ok:
                 bad, what = _describe_failure(metrics, finite, done, seeds)
                 rows_to_write = bad - done
-            for i in range(rows_to_write):
-                for s in range(seeds):
-                    per_seed = (
-                        {k: v[i] for k, v in metrics.items()}
-                        if seeds == 1
-                        else {k: v[s, i] for k, v in metrics.items()}
-                    )
-                    totals[s] += int(per_seed["env_steps"])
-                    row = {
-                        "update": done + i + 1,
-                        "seed_index": s,
-                        "env_steps_total": totals[s],
-                    }
-                    row.update({k: _python(v) for k, v in sorted(per_seed.items())})
-                    metrics_file.write(json.dumps(row, allow_nan=False) + "\n")
+            for row in _metric_rows(metrics, done + 1, rows_to_write, seeds, totals):
+                metrics_file.write(json.dumps(row, allow_nan=False) + "\n")
             metrics_file.flush()
-            if rows_to_write < n or not (loss_ok and finite.all()):
+            if not ok:
                 kept = (
                     f"the last good checkpoint (update {last_checkpoint}) is kept in "
                     f"{out / 'checkpoint'}"
@@ -846,16 +876,7 @@ def train_run(
     if status == "finished":
         last_eval = run_eval(state, done, announce=False)
     if status in ("finished", "solved") and last_eval is not None:
-        final = {
-            "update": done,
-            "episodes": num_eval,
-            "deterministic": True,
-            "mean_return": float(last_eval.mean()),
-            "std_return": float(last_eval.std()),
-            "min_return": float(last_eval.min()),
-            "max_return": float(last_eval.max()),
-            "per_seed_mean": last_eval.mean(axis=1).tolist(),
-        }
+        final = _final_eval(last_eval, done, num_eval)
     if writer is not None:
         writer.close()
     summary = {
