@@ -54,6 +54,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 BEGIN = "<!-- throughput:begin -->"
 END = "<!-- throughput:end -->"
+PNG = ROOT / "docs" / "img" / "benchmark-throughput.png"
+JSON = ROOT / "docs" / "data" / "benchmark.json"
 ALL_ENVS = ("CartPole-v1", "Pendulum-v1", "Breakout-MinAtar")
 NUM_ENVS = (1, 16, 64, 256, 1024, 4096)
 QUICK_NUM_ENVS = (1, 64, 1024)
@@ -484,10 +486,94 @@ def markdown(report: dict, command: str) -> str:
     return "\n".join(lines)
 
 
+# (label, row key, value key, matplotlib style) of each line in the PNG.
+SERIES = (
+    ("env ceiling (random actions)", "env", "steps_per_s", "k-"),
+    ("rollout ceiling (policy, no learning)", "rollout", "steps_per_s", "k--"),
+    (
+        "REINFORCE computed, untrained",
+        "reinforce_untrained",
+        "computed_steps_per_s",
+        "C0-o",
+    ),
+    ("REINFORCE real, untrained", "reinforce_untrained", "real_steps_per_s", "C0:o"),
+    (
+        "REINFORCE computed, trained",
+        "reinforce_trained",
+        "computed_steps_per_s",
+        "C1-s",
+    ),
+    ("REINFORCE real, trained", "reinforce_trained", "real_steps_per_s", "C1:s"),
+    ("A2C", "a2c", "real_steps_per_s", "C2-^"),
+    ("PPO", "ppo", "real_steps_per_s", "C3-v"),
+)
+
+
+def plot(report: dict, path: Path) -> None:
+    """Steps/s against num_envs (log-log), one panel per environment."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    envs = list(report["throughput"])
+    fig, axes = plt.subplots(
+        1,
+        len(envs),
+        figsize=(max(6.4, 4.6 * len(envs)), 4.8),
+        squeeze=False,
+        sharey=True,
+    )
+    for ax, env_id in zip(axes[0], envs, strict=True):
+        rows = {
+            int(n): r for n, r in report["throughput"][env_id].items() if n.isdigit()
+        }
+        ns = sorted(rows)
+        for label, key, field, style in SERIES:
+            pts = [(n, rows[n][key][field]) for n in ns if key in rows[n]]
+            if pts:
+                x, y = zip(*pts, strict=True)
+                ax.plot(x, y, style, label=label, markersize=4)
+        ax.set_xscale("log", base=2)
+        ax.set_xticks(ns, [str(n) for n in ns])
+        ax.minorticks_off()
+        ax.set_yscale("log")
+        ax.set_title(env_id)
+        ax.set_xlabel("num_envs")
+        ax.grid(True, which="both", alpha=0.3)
+    axes[0][0].set_ylabel("environment steps / s")
+    handles, labels = {}, []
+    for ax in axes[0]:
+        for h, lab in zip(*ax.get_legend_handles_labels(), strict=True):
+            if lab not in handles:
+                handles[lab] = h
+                labels.append(lab)
+    ncol = min(4, 2 * len(envs))
+    fig.legend(
+        [handles[lab] for lab in labels],
+        labels,
+        loc="lower center",
+        ncol=ncol,
+        fontsize=7,
+        frameon=False,
+    )
+    env = report["environment"]
+    fig.suptitle(
+        f"jaxpg throughput, {env['processor']} {env['cpu_count']} cores "
+        f"({env['device']}), jax {env['jax']}, {env['date']}",
+        fontsize=9,
+    )
+    fig.tight_layout(rect=(0, 0.045 * -(-len(labels) // ncol) + 0.02, 1, 1))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
 def write_docs(report: dict, command: str) -> None:
     data = ROOT / "docs" / "data"
     data.mkdir(parents=True, exist_ok=True)
     (data / "benchmark.json").write_text(json.dumps(report, indent=2) + "\n")
+    plot(report, PNG)
     doc = ROOT / "docs" / "benchmarks.md"
     text = doc.read_text()
     section = f"{BEGIN}\n{markdown(report, command)}{END}"
@@ -512,6 +598,16 @@ def main() -> None:
         action="store_true",
         help="only re-render docs/benchmarks.md from docs/data/benchmark.json",
     )
+    ap.add_argument(
+        "--plot-only",
+        nargs="?",
+        const="-",
+        default=None,
+        metavar="PNG",
+        help="only render the PNG (default docs/img/benchmark-throughput.png) "
+        "from --json, without measuring",
+    )
+    ap.add_argument("--json", default=str(JSON), help="the report --plot-only reads")
     ap.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     ap.add_argument("--cores", default="all", help=argparse.SUPPRESS)
     ap.add_argument("--cache-dir", default=None, help=argparse.SUPPRESS)
@@ -526,6 +622,12 @@ def main() -> None:
             "seeds": worker_seeds,
         }[kind]
         print(json.dumps(fn(*rest)))
+        return
+
+    if args.plot_only:
+        out = Path(args.plot_only) if args.plot_only != "-" else PNG
+        plot(json.loads(Path(args.json).read_text()), out)
+        print(f"wrote {out}")
         return
 
     if args.from_json:

@@ -84,7 +84,9 @@ def _setup(cache_dir: str | None, cores: str) -> None:
         jax.config.update("jax_enable_compilation_cache", False)
 
 
-def worker_solve(seed: int, method: str, eval_every: int) -> dict:
+def worker_solve(
+    seed: int, method: str, eval_every: int, count_steps: bool = False
+) -> dict:
     import gymnax  # noqa: F401  (an import: excluded from the clock)
     import jax
 
@@ -130,12 +132,52 @@ def worker_solve(seed: int, method: str, eval_every: int) -> dict:
             ret = float(returns.mean())
             solved = ret >= THRESHOLD
         elapsed = time.perf_counter() - start
-    return {
+    row = {
         "seed": seed,
         "seconds": elapsed,
         "updates": updates,
         "eval_return": ret,
         "solved": solved,
+    }
+    if count_steps:
+        row.update(_replay_steps(key, config, updates, method))
+    return row
+
+
+def _replay_steps(key, config, updates: int, method: str, repeats: int = 3) -> dict:
+    """Environment steps and training steps/s of the updates a solve used.
+
+    After the timed solve (outside its clock): ``trainer.init(key)`` and
+    ``trainer.run(state, updates)`` — the same keys, so the same episodes as the
+    solve's training up to floating-point reassociation — compiled apart with the
+    solve's jit, then the median wall of ``repeats`` calls (no evaluation in it).
+    """
+    import jax
+    import numpy as np
+
+    import jaxpg
+
+    trainer = jaxpg.make_trainer(config)
+
+    def replay(key):
+        return trainer.run(trainer.init(key), updates)[1]
+
+    compiled = _jit(method if method in JITS else "jaxpg", replay).lower(key).compile()
+    walls, metrics = [], None
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        metrics = jax.block_until_ready(compiled(key))
+        walls.append(time.perf_counter() - t0)
+    wall = statistics.median(walls)
+    env_steps = int(np.sum(np.asarray(metrics["env_steps"], np.int64)))
+    computed = int(np.sum(np.asarray(metrics["computed_steps"], np.int64)))
+    return {
+        "env_steps": env_steps,
+        "computed_steps": computed,
+        "episodes": int(np.sum(np.asarray(metrics["episodes_finished"], np.int64))),
+        "train_wall_s": wall,
+        "steps_per_s": env_steps / wall,
+        "computed_steps_per_s": computed / wall,
     }
 
 
@@ -213,14 +255,21 @@ def _summary(rows: list[dict], budget_solved: int) -> dict:
 
 
 def run_configuration(
-    seeds: list[int], cores: str, method: str, eval_every: int
+    seeds: list[int],
+    cores: str,
+    method: str,
+    eval_every: int,
+    count_steps: bool = False,
 ) -> dict:
+    """Cold then warm runs of every seed; ``count_steps`` adds, to each cold run,
+    the environment steps and training steps/s of its updates (``_replay_steps``)."""
     base = ["--method", method, "--eval-every", str(eval_every)]
+    count = ["--count-steps"] if count_steps else []
     cold = []
     for seed in seeds:
         cache = tempfile.mkdtemp(prefix="jaxpg-cold-")
         try:
-            cold.append(_spawn([*base, "--seed", str(seed)], cores, cache))
+            cold.append(_spawn([*base, *count, "--seed", str(seed)], cores, cache))
         finally:
             shutil.rmtree(cache, ignore_errors=True)
         print(f"  cold cores={cores} {method} seed {seed}: {cold[-1]}", flush=True)
@@ -404,6 +453,7 @@ def main() -> None:
     parser.add_argument("--method", default="solve", help=argparse.SUPPRESS)
     parser.add_argument("--cache-dir", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--compile", default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--count-steps", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
 
     if args.worker:
@@ -411,7 +461,9 @@ def main() -> None:
         if args.compile:
             result = worker_compile(args.compile, args.method)
         else:
-            result = worker_solve(args.seed, args.method, args.eval_every)
+            result = worker_solve(
+                args.seed, args.method, args.eval_every, args.count_steps
+            )
         print(json.dumps(result))
         return
 
