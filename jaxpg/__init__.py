@@ -14,6 +14,7 @@ from jaxpg.compilation import compile_options, jit
 from jaxpg.envs import make_env, supported_env_ids
 from jaxpg.evaluate import evaluate
 from jaxpg.policy import Policy, act, make_policy, make_value
+from jaxpg.presets import tuned_config
 from jaxpg.rollout import Trajectory, episodic_rollout
 from jaxpg.solve import SolveResult, make_solve
 from jaxpg.state import HParams, Trainer, TrainResult, TrainState, hparams
@@ -50,4 +51,5 @@ __all__ = [
     "returns",
     "save",
     "supported_env_ids",
+    "tuned_config",
 ]

@@ -27,7 +27,7 @@ import dataclasses  # noqa: E402
 import sys  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-from jaxpg import cli, distributed, runner  # noqa: E402
+from jaxpg import cli, distributed, presets, runner  # noqa: E402
 
 
 def build_parser(algo: str) -> argparse.ArgumentParser:
@@ -43,6 +43,15 @@ def build_parser(algo: str) -> argparse.ArgumentParser:
         default=algo,
         help="the algorithm; its config's fields are the flags below "
         "(default: reinforce)",
+    )
+    parser.add_argument(
+        "--preset",
+        choices=("auto", "none"),
+        default="auto",
+        help="auto: start from jaxpg's tuned preset for --algo on --env-id when one "
+        "exists (jaxpg.tuned_config; flags given explicitly still win); none: the "
+        "config class's defaults (tuned for CartPole-v1). Ignored with --resume "
+        "(default: auto)",
     )
     parser.add_argument(
         "--resume",
@@ -120,6 +129,8 @@ def parse(
     pre = argparse.ArgumentParser(add_help=False)
     pre.add_argument("--algo", choices=list(runner.ALGORITHMS), default=None)
     pre.add_argument("--resume", type=Path, default=None)
+    pre.add_argument("--env-id", dest="env_id", default=None)
+    pre.add_argument("--preset", default="auto")
     known, _ = pre.parse_known_args(argv)
     saved_config = saved_run = None
     algo = known.algo or "reinforce"
@@ -146,11 +157,41 @@ def parse(
             },
             **{k: v for k, v in saved_run.items() if k in runner.FIXED_ON_RESUME},
         )
+    preset_note = None
+    if saved_config is None:
+        env_id = known.env_id or config_cls().env_id
+        overrides = (
+            presets.preset_overrides(algo, env_id) if known.preset == "auto" else None
+        )
+        if overrides is not None:
+            # The preset's values become the defaults: a flag given explicitly wins.
+            parser.set_defaults(**overrides)
+            shown = ", ".join(f"{k}={_show(v)}" for k, v in overrides.items())
+            preset_note = (
+                f"preset: tuned for {algo} on {env_id} (jaxpg.tuned_config): "
+                f"{shown or 'the defaults'}; explicit flags override it"
+            )
+        elif known.preset == "auto":
+            preset_note = (
+                f"preset: none for {algo} on {env_id}; using the "
+                f"{config_cls.__name__} defaults (tuned for CartPole-v1)"
+            )
+        else:
+            preset_note = (
+                f"preset: none (--preset none); {config_cls.__name__} defaults"
+            )
     args = parser.parse_args(argv)
+    args.preset_note = preset_note
     try:
         config = cli.dataclass_from_flags(config_cls, args)
     except ValueError as error:
-        parser.error(_flag_error(config_cls, str(error)))
+        message = _flag_error(config_cls, str(error))
+        if preset_note is not None and preset_note.startswith("preset: tuned"):
+            message += (
+                f" (flags applied on top of the tuned preset for {algo} on "
+                f"{args.env_id}; --preset none starts from the class defaults)"
+            )
+        parser.error(message)
     try:
         options = cli.dataclass_from_flags(runner.RunOptions, args)
     except ValueError as error:
@@ -235,6 +276,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"train.py: error: {error}", file=sys.stderr)
             return 2
     primary = distributed.is_primary()
+    if primary and args.preset_note:
+        print(args.preset_note, flush=True)
 
     # JAX decides once per process, at the first compilation, whether the
     # persistent cache is used: configure it before anything is compiled.
