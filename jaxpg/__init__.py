@@ -5,7 +5,7 @@
 >>> result = jax.jit(jaxpg.make_train(config))(jax.random.key(0))
 """
 
-from jaxpg import losses, returns
+from jaxpg import diagnostics, losses, returns
 from jaxpg.algorithms.a2c import A2CConfig
 from jaxpg.algorithms.ppo import PPOConfig
 from jaxpg.algorithms.reinforce import ReinforceConfig
@@ -35,6 +35,7 @@ __all__ = [
     "Trajectory",
     "act",
     "compile_options",
+    "diagnostics",
     "episodic_rollout",
     "estimate_gradient",
     "evaluate",

@@ -1,5 +1,8 @@
 """A small tabular MDP (a gymnax Environment) whose J(θ) is computed exactly.
 
+A probe environment for estimator tests and ``scripts/estimators.py``: every
+sampled gradient can be compared with the exact ∇J (:func:`exact_gradient`).
+
 Three states observed as ``Discrete(3)`` (jaxpg one-hot encodes them), two actions,
 stochastic transitions that can end the episode (a fourth, absorbing outcome), a
 horizon of 4 steps (truncation). Rewards have a clearly non-zero mean. The policy is
@@ -14,7 +17,7 @@ import numpy as np
 from flax import struct
 from gymnax.environments import environment, spaces
 
-import jaxpg
+from jaxpg.policy import Policy
 
 NUM_STATES, NUM_ACTIONS, HORIZON = 3, 2, 4
 
@@ -75,7 +78,7 @@ class TabularMDP(environment.Environment):
         return NUM_ACTIONS
 
 
-def table_policy(logits=LOGITS) -> jaxpg.Policy:
+def table_policy(logits=LOGITS) -> Policy:
     """A softmax policy over a logits table; observations arrive one-hot."""
     table = jnp.asarray(logits, jnp.float32)
 
@@ -86,7 +89,7 @@ def table_policy(logits=LOGITS) -> jaxpg.Policy:
     def apply(params, obs):
         return obs @ params["logits"]
 
-    return jaxpg.Policy(init, apply)
+    return Policy(init, apply)
 
 
 def exact_objective(logits, gamma: float = 1.0, horizon: int = HORIZON):

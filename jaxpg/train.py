@@ -18,6 +18,7 @@ import numpy as np
 import optax
 from jax.flatten_util import ravel_pytree
 
+from jaxpg import diagnostics
 from jaxpg import policy as pol
 from jaxpg.algorithms import a2c, actor_critic, ppo, reinforce
 from jaxpg.envs import encode_env, make_env, max_episode_steps
@@ -123,7 +124,9 @@ def _reinforce_update(config, env, env_params, policy, value, sharding=None):
             value_params=params["value"],
             sharding=sharding,
         )
-        psi, target = reinforce.weights_from_config(traj, config, hp.gamma)
+        psi, target = reinforce.weights_from_config(
+            traj, config, hp.gamma, hp.gae_lambda
+        )
         num_steps = jnp.maximum(traj.mask.sum(), 1.0)
         loss_fn = reinforce.make_loss(config, policy, value, hp, n, num_steps)
         loss, grads, aux = reinforce.chunked_value_and_grad(
@@ -156,6 +159,10 @@ def _reinforce_update(config, env, env_params, policy, value, sharding=None):
         )
         if value is not None:
             metrics["value_loss"] = aux["value_loss"]
+        if config.gradient_diagnostics:  # opt-in: off adds nothing to the program
+            metrics.update(
+                diagnostics.training_metrics(policy, params["policy"], traj, psi)
+            )
         new_state = state._replace(
             params=new_params,
             opt_state=opt_state,
@@ -319,7 +326,9 @@ def _gradient_fn(config, raw_env, frozen_params, policy, value):
             value=value,
             value_params=params.get("value"),
         )
-        psi, target = reinforce.weights_from_config(traj, config, hp.gamma)
+        psi, target = reinforce.weights_from_config(
+            traj, config, hp.gamma, hp.gae_lambda
+        )
         loss_fn = reinforce.make_loss(
             config, policy, value, hp, n, jnp.float32(1.0), score_only=True
         )

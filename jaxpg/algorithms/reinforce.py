@@ -29,7 +29,7 @@ from jaxpg import returns as ret
 from jaxpg.algorithms import common
 from jaxpg.rollout import Trajectory
 
-WEIGHTS = ("return", "reward_to_go")
+WEIGHTS = ("return", "reward_to_go", "gae")
 BASELINES = ("none", "mean", "value")
 
 
@@ -50,8 +50,11 @@ class ReinforceConfig:
       entropy_coef: weight of the entropy bonus (0: none; a bonus biases ∇J).
       max_grad_norm: global-norm gradient clip (``inf``: no clipping).
       weight: Ψ before any baseline: ``"return"`` (the whole discounted return R^γ(τ)
-        on every step) or ``"reward_to_go"`` (G^γ_t, causality: same expectation,
-        lower variance).
+        on every step), ``"reward_to_go"`` (G^γ_t, causality: same expectation,
+        lower variance), or ``"gae"``: the critic's GAE(λ) advantage (needs
+        ``baseline="value"``, which supplies V; λ = ``gae_lambda``). λ = 1 gives
+        G^γ_t − V(s_t), the value baseline again; λ < 1 is biased with an imperfect
+        critic (the actor-critic shortcut) and has lower variance.
       baseline: ``"none"``; ``"mean"``: the leave-one-out mean of the other N − 1
         trajectories' weights at the same time index (unbiased; a mean including the
         trajectory itself would scale the expected gradient by 1 − 1/N); ``"value"``:
@@ -68,6 +71,16 @@ class ReinforceConfig:
       init_log_std: initial log-std of a Gaussian policy (continuous actions).
       rollout_chunk: time steps per compiled chunk of the rollout; the rollout stops
         after the first chunk in which every episode has ended.
+      gae_lambda: λ of ``weight="gae"`` (a sweepable :class:`jaxpg.HParams` leaf);
+        unused otherwise. The default 1 makes ``"gae"`` the unbiased G_t − V(s_t);
+        actor-critic practice uses 0.9–0.97. The episode's end (terminated or truncated at the
+        horizon) bootstraps from 0: the objective is the episodic return.
+      gradient_diagnostics: add the metrics ``gradient_variance`` (trace of the
+        covariance of the per-trajectory terms g_i of the score-function estimate,
+        see :mod:`jaxpg.diagnostics`) and ``gradient_snr`` (‖mean g_i‖² / that
+        variance) to every update. Off by default: then nothing is computed and the
+        compiled update is the one without the option. On, it costs one more
+        backward pass per trajectory over the whole padded horizon.
     """
 
     env_id: str | None = "CartPole-v1"
@@ -86,6 +99,8 @@ class ReinforceConfig:
     value_coef: float = 0.5
     init_log_std: float = 0.0
     rollout_chunk: int = 32
+    gae_lambda: float = 1.0
+    gradient_diagnostics: bool = False
 
     def __post_init__(self) -> None:
         common.check_common(self)
@@ -94,6 +109,13 @@ class ReinforceConfig:
         common.check_bool("discount_weighting", self.discount_weighting)
         common.check_bool("normalize_weights", self.normalize_weights)
         common.check_int("rollout_chunk", self.rollout_chunk, 1)
+        common.check_float("gae_lambda", self.gae_lambda, 0.0, 1.0)
+        common.check_bool("gradient_diagnostics", self.gradient_diagnostics)
+        if self.weight == "gae" and self.baseline != "value":
+            raise ValueError(
+                "weight='gae' needs baseline='value': GAE's advantages are built "
+                f"from the critic V; got baseline={self.baseline!r}"
+            )
         if self.discount_weighting and self.weight == "return":
             raise ValueError(
                 "discount_weighting=True needs weight='reward_to_go': the whole "
@@ -119,14 +141,17 @@ def reinforce_weights(
     baseline: str = "none",
     discount_weighting: bool = False,
     normalize_weights: bool = False,
+    gae_lambda: jax.Array | float = 1.0,
 ) -> tuple[jax.Array, jax.Array]:
     """Ψ for every step of an episodic batch.
 
     Args:
-      traj: an episodic :class:`Trajectory` (rewards already 0 after each end).
+      traj: an episodic :class:`Trajectory` (rewards already 0 after each end;
+        ``traj.value`` holds V(s_t) for ``baseline="value"`` and ``weight="gae"``).
       gamma: γ.
-      weight, baseline, discount_weighting, normalize_weights: as in
-        :class:`ReinforceConfig`.
+      weight, baseline, discount_weighting, normalize_weights, gae_lambda: as in
+        :class:`ReinforceConfig`. With ``weight="gae"`` the critic enters through
+        the advantages, and ``baseline`` subtracts nothing more.
 
     Returns:
       ``(psi, reward_to_go)``, both ``[T, N]``; the second is the critic's target.
@@ -134,11 +159,14 @@ def reinforce_weights(
     done = (traj.terminated | traj.truncated).astype(traj.reward.dtype)
     discounts = gamma * (1.0 - done)
     g = jax.vmap(ret.reward_to_go, in_axes=1, out_axes=1)(traj.reward, discounts)
-    psi = jnp.broadcast_to(g[:1], g.shape) if weight == "return" else g
-    if baseline == "mean":
-        psi = psi - ret.leave_one_out_mean(psi)
-    elif baseline == "value":
-        psi = psi - traj.value
+    if weight == "gae":
+        psi = episodic_gae(traj, discounts, done, gae_lambda)
+    else:
+        psi = jnp.broadcast_to(g[:1], g.shape) if weight == "return" else g
+        if baseline == "mean":
+            psi = psi - ret.leave_one_out_mean(psi)
+        elif baseline == "value":
+            psi = psi - traj.value
     if discount_weighting:
         gammas = jnp.full(g.shape[:1], gamma, g.dtype)
         psi = psi * ret.discount_powers(gammas)[:, None]
@@ -147,8 +175,29 @@ def reinforce_weights(
     return psi, g
 
 
-def weights_from_config(traj: Trajectory, config: ReinforceConfig, gamma: Any):
-    """:func:`reinforce_weights` with the options of ``config``."""
+def episodic_gae(
+    traj: Trajectory, discounts: jax.Array, done: jax.Array, gae_lambda: Any
+) -> jax.Array:
+    """GAE(λ) advantages ``[T, N]`` of an episodic batch from ``traj.value``.
+
+    ``next_values_t = V(s_{t+1})`` inside the episode; at its end (terminated, or
+    truncated at the horizon) the discount is 0, so nothing is bootstrapped: the
+    objective is the episodic return, worth 0 after the horizon.
+    """
+    next_values = jnp.concatenate([traj.value[1:], jnp.zeros_like(traj.value[:1])])
+    return jax.vmap(ret.gae, in_axes=(1, 1, 1, 1, None, 1), out_axes=1)(
+        traj.reward, discounts, traj.value, next_values, gae_lambda, done
+    )
+
+
+def weights_from_config(
+    traj: Trajectory, config: ReinforceConfig, gamma: Any, gae_lambda: Any = None
+):
+    """:func:`reinforce_weights` with the options of ``config``.
+
+    ``gae_lambda`` (a traced :class:`HParams` leaf in the trainer) defaults to
+    ``config.gae_lambda``.
+    """
     return reinforce_weights(
         traj,
         gamma,
@@ -156,6 +205,7 @@ def weights_from_config(traj: Trajectory, config: ReinforceConfig, gamma: Any):
         baseline=config.baseline,
         discount_weighting=config.discount_weighting,
         normalize_weights=config.normalize_weights,
+        gae_lambda=config.gae_lambda if gae_lambda is None else gae_lambda,
     )
 
 
