@@ -5,7 +5,7 @@
 >>> result = jax.jit(jaxpg.make_train(config))(jax.random.key(0))
 """
 
-from jaxpg import diagnostics, losses, returns
+from jaxpg import diagnostics, losses, pathwise, returns
 from jaxpg.algorithms.a2c import A2CConfig
 from jaxpg.algorithms.ppo import PPOConfig
 from jaxpg.algorithms.reinforce import ReinforceConfig
@@ -49,6 +49,7 @@ __all__ = [
     "make_train",
     "make_trainer",
     "make_value",
+    "pathwise",
     "returns",
     "save",
     "supported_env_ids",
