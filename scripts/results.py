@@ -3,6 +3,7 @@
     python scripts/results.py                                   # everything (≈ 30 min, 2 CPUs)
     python scripts/results.py --envs Acrobot-v1 --algos ppo     # one row, merged in
     python scripts/results.py --quick --envs CartPole-v1 --algos ppo --out /tmp/r
+    python scripts/results.py --envs MountainCar-v0 --set entropy_coef=0.0 --tag no-entropy
 
 For each environment and each algorithm with a preset (:func:`jaxpg.tuned_config`),
 ``--seeds`` seeds are trained by ONE compiled call: ``jax.vmap`` over the seeds' keys
@@ -21,8 +22,10 @@ and finishes with a greedy evaluation of ``--final-episodes`` episodes. On the h
 * total wall: everything for that row, compilation included; compile time is
   reported separately.
 
-Rows are merged into ``OUT/data/results.json`` by (env, algo), so a subset can be
-regenerated; ``OUT/results.md`` is rewritten between its ``results:begin`` /
+``--set FIELD=VALUE ... --tag NAME`` runs an experiment: the presets with those
+fields changed, reported in a separate table (e.g. what MountainCar-v0 needs).
+Rows are merged into ``OUT/data/results.json`` by (env, algo, tag), so a subset can
+be regenerated; ``OUT/results.md`` is rewritten between its ``results:begin`` /
 ``results:end`` markers from all rows (text outside them is kept), and
 ``OUT/img/results-<env>.png`` is redrawn for every environment that ran.
 """
@@ -30,6 +33,7 @@ regenerated; ``OUT/results.md`` is rewritten between its ``results:begin`` /
 from __future__ import annotations
 
 import argparse
+import ast
 import datetime
 import json
 import math
@@ -128,7 +132,9 @@ def run_one(env_id: str, algo: str, args: argparse.Namespace) -> dict:
     from jaxpg.evaluate import episode_returns
 
     t_start = time.perf_counter()
-    overrides = {"num_updates": args.quick_updates} if args.quick else {}
+    overrides = dict(args.overrides)
+    if args.quick:
+        overrides["num_updates"] = args.quick_updates
     config = jaxpg.tuned_config(algo, env_id, **overrides)
     num_evals = min(args.evals, config.num_updates)
     chunk, head = divmod(config.num_updates, num_evals)
@@ -191,6 +197,8 @@ def run_one(env_id: str, algo: str, args: argparse.Namespace) -> dict:
         "env": env_id,
         "algo": algo,
         "label": LABELS[algo],
+        "tag": args.tag,
+        "changes": {k: _jsonable(v) for k, v in args.overrides.items()},
         "config_class": type(config).__name__,
         "config": {
             f.name: _jsonable(getattr(config, f.name))
@@ -304,6 +312,30 @@ def table(rows: list[dict]) -> str:
     return head + "\n".join(lines) + "\n"
 
 
+def experiments(rows: list[dict]) -> str:
+    """Rows run with ``--set``/``--tag``: a preset with some fields changed."""
+    head = (
+        "| env | algo | tag: change to the preset | final return mean [95% CI] "
+        "| solved seeds | steps to threshold (median) |\n|---|---|---|---|---|---|\n"
+    )
+    lines = []
+    for r in rows:
+        lo, hi = r["final_ci"]
+        change = ", ".join(f"{k}={v}" for k, v in r["changes"].items())
+        solved = steps = "—"
+        if r["threshold"] is not None:
+            solved = f"{r['solved_seeds']}/{r['seeds']}"
+            got = sum(s is not None for s in r["steps_to_threshold"])
+            steps = _steps(r["steps_to_threshold_median"])
+            if got < r["seeds"]:
+                steps += f" ({got}/{r['seeds']} reached)"
+        lines.append(
+            f"| {r['env']} | {r['label']} | {r['tag']}: {change} | "
+            f"{_num(r['final_mean'])} [{_num(lo)}, {_num(hi)}] | {solved} | {steps} |"
+        )
+    return head + "\n".join(lines) + "\n"
+
+
 def targets(rows: list[dict]) -> str:
     by_key = {(r["env"], r["algo"]): r for r in rows}
     lines = []
@@ -349,15 +381,18 @@ def presets_table(rows: list[dict]) -> str:
 
 
 def generated_section(data: dict) -> str:
-    rows = sorted(
+    ordered = sorted(
         data["rows"],
         key=lambda r: (
             ENVS.index(r["env"]) if r["env"] in ENVS else 99,
             ALGOS.index(r["algo"]),
+            r.get("tag") or "",
         ),
     )
+    rows = [r for r in ordered if not r.get("tag")]
+    tagged = [r for r in ordered if r.get("tag")]
     meta = data["meta"]
-    commands = sorted({(r["date"], r["command"]) for r in rows})
+    commands = sorted({(r["date"], r["command"]) for r in ordered})
     cmd_lines = "\n".join(f"    {c}    # {d}" for d, c in commands)
     envs = [e for e in ENVS if any(r["env"] == e for r in rows)]
     ev_episodes = rows[0]["eval_episodes"] if rows else 10
@@ -382,7 +417,13 @@ def generated_section(data: dict) -> str:
         "Total wall includes compilation (in parentheses).\n\n"
         f"### Targets\n\n{targets(rows)}\n"
         f"### Presets used\n\n{presets_table(rows)}\n"
-        f"### Learning curves\n\nTraining episode return (stochastic policy, the "
+        + (
+            "### Experiments: presets with fields changed (`--set ... --tag ...`)"
+            f"\n\n{experiments(tagged)}\n"
+            if tagged
+            else ""
+        )
+        + f"### Learning curves\n\nTraining episode return (stochastic policy, the "
         "mean of the episodes that ended in each update), averaged over seeds; "
         "the band is a 95 % t-interval across seeds; dotted: the threshold.\n\n"
         f"{imgs}\n{END}\n"
@@ -470,7 +511,27 @@ def main(argv: list[str] | None = None) -> int:
         "--out", type=Path, default=Path("docs"), help="docs folder (default: docs)"
     )
     parser.add_argument("--no-cache", action="store_true")
+    parser.add_argument(
+        "--set",
+        nargs="+",
+        default=[],
+        metavar="FIELD=VALUE",
+        help="an experiment: change these config fields of every preset run (Python "
+        "literals); needs --tag, and the rows go to the experiments table",
+    )
+    parser.add_argument("--tag", default=None, help="name of a --set experiment")
     args = parser.parse_args(argv)
+    args.overrides = {}
+    for item in args.set:
+        field, sep, text = item.partition("=")
+        if not sep:
+            parser.error(f"--set: expected FIELD=VALUE; got {item!r}")
+        try:
+            args.overrides[field] = ast.literal_eval(text)
+        except (ValueError, SyntaxError):
+            args.overrides[field] = text
+    if bool(args.set) != bool(args.tag):
+        parser.error("--set and --tag go together (an experiment has a name)")
     if args.seeds < 2:
         parser.error("--seeds must be >= 2 (an interval across seeds needs two)")
     import jaxpg.presets as presets
@@ -532,7 +593,9 @@ def main(argv: list[str] | None = None) -> int:
             flush=True,
         )
         data["rows"] = [
-            r for r in data["rows"] if (r["env"], r["algo"]) != (env_id, algo)
+            r
+            for r in data["rows"]
+            if (r["env"], r["algo"], r.get("tag")) != (env_id, algo, args.tag)
         ] + [row]
         (args.out / "data").mkdir(parents=True, exist_ok=True)
         (args.out / "img").mkdir(parents=True, exist_ok=True)
@@ -540,7 +603,7 @@ def main(argv: list[str] | None = None) -> int:
         plot_env(
             args.out / "img" / f"results-{env_id}.png",
             env_id,
-            [r for r in data["rows"] if r["env"] == env_id],
+            [r for r in data["rows"] if r["env"] == env_id and not r.get("tag")],
         )
         write_markdown(args.out / "results.md", data)
     print(
