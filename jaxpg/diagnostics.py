@@ -151,7 +151,11 @@ def gradient_statistics(grads: Any, reference: Any = None) -> GradientStats:
 
 
 def samples_for_cosine(
-    mean: Any, variance: jax.Array, reference: Any, target: float = 0.9
+    mean: Any,
+    variance: jax.Array,
+    reference: Any,
+    target: float = 0.9,
+    num_samples: int | None = None,
 ) -> jax.Array:
     """Batch size n at which a batch estimate's cosine with ``reference`` is ``target``.
 
@@ -171,6 +175,9 @@ def samples_for_cosine(
       variance: the total variance v of one term.
       reference: the true (or a high-sample) gradient (pytree).
       target: the cosine c ∈ (0, 1).
+      num_samples: when ``mean`` is itself an average of this many terms, its
+        squared norm overstates ‖m‖² by ``variance / num_samples``, which is
+        removed.
 
     >>> r = {"w": jnp.array([1.0, 0.0])}
     >>> round(float(samples_for_cosine(r, jnp.float32(1.0), r, 0.9)), 3)
@@ -179,7 +186,10 @@ def samples_for_cosine(
     m = ravel_pytree(mean)[0]
     r = ravel_pytree(reference)[0].astype(m.dtype)
     along = jnp.dot(m, r) / jnp.linalg.norm(r)
-    room = along**2 / target**2 - jnp.dot(m, m)
+    norm2 = jnp.dot(m, m)
+    if num_samples is not None:
+        norm2 = norm2 - variance / num_samples
+    room = along**2 / target**2 - norm2
     return jnp.where((room > 0) & (along > 0), variance / room, jnp.inf)
 
 
