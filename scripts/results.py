@@ -18,7 +18,8 @@ and finishes with a greedy evaluation of ``--final-episodes`` episodes. On the h
   end of the first chunk whose periodic greedy evaluation reaches the threshold —
   so the resolution is one chunk; the median is over the seeds that got there;
 * wall to threshold: the run's execution time (compile excluded) times the share of
-  updates done by then (the seeds run together, so per-seed time is not separable);
+  environment steps done by then (the seeds run together, so per-seed time is not
+  separable);
 * total wall: everything for that row, compilation included; compile time is
   reported separately.
 
@@ -99,27 +100,43 @@ def bootstrap_ci(
 
 
 def t_interval(curves: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Mean and 95 % t-interval over axis 0 (seeds)."""
+    """Mean and 95 % t-interval over axis 0 (seeds); NaN entries are left out.
+
+    Where fewer than two seeds have a value the interval is the mean itself; where
+    none has one, all three are NaN.
+    """
     from scipy import stats
 
-    n = curves.shape[0]
-    mean = curves.mean(0)
-    if n < 2:
-        return mean, mean, mean
-    half = stats.t.ppf(0.975, n - 1) * curves.std(0, ddof=1) / math.sqrt(n)
+    n = np.sum(~np.isnan(curves), axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        total = np.nansum(curves, axis=0)
+        mean = np.where(n > 0, total / np.maximum(n, 1), np.nan)
+        dev = np.nansum((curves - mean) ** 2, axis=0)
+        std = np.sqrt(dev / np.maximum(n - 1, 1))
+        half = (
+            stats.t.ppf(0.975, np.maximum(n - 1, 1)) * std / np.sqrt(np.maximum(n, 1))
+        )
+    half = np.where(n >= 2, half, 0.0)
     return mean, mean - half, mean + half
 
 
 def _bin(x: np.ndarray, points: int) -> np.ndarray:
-    """Averages the last axis into at most ``points`` equal bins."""
+    """Averages the last axis into at most ``points`` equal bins (NaN: left out)."""
     n = x.shape[-1]
     if n <= points:
         return x
     edges = np.linspace(0, n, points + 1).astype(int)
-    return np.stack(
-        [x[..., a:b].mean(-1) for a, b in zip(edges[:-1], edges[1:], strict=True)],
-        axis=-1,
-    )
+    out = []
+    for a, b in zip(edges[:-1], edges[1:], strict=True):
+        part = x[..., a:b]
+        count = np.sum(~np.isnan(part), axis=-1)
+        total = np.nansum(part, axis=-1)
+        out.append(np.where(count > 0, total / np.maximum(count, 1), np.nan))
+    return np.stack(out, axis=-1)
+
+
+def _nan_to_none(values: np.ndarray) -> list:
+    return [None if math.isnan(v) else float(v) for v in values]
 
 
 def run_one(env_id: str, algo: str, args: argparse.Namespace) -> dict:
@@ -171,6 +188,7 @@ def run_one(env_id: str, algo: str, args: argparse.Namespace) -> dict:
         return {
             "episode_return": metrics["episode_return"],
             "env_steps": metrics["env_steps"],
+            "episodes_finished": metrics["episodes_finished"],
             "evals": evals,
             "final": final.mean(),
         }
@@ -236,21 +254,27 @@ def run_one(env_id: str, algo: str, args: argparse.Namespace) -> dict:
             steps_to_threshold_median=float(np.median(hit_steps))
             if hit_steps
             else None,
+            # Prorated by environment steps (an update's cost follows its steps;
+            # REINFORCE's updates grow with the episodes).
             wall_to_threshold_s=(
-                float(run_s * np.median(eval_updates[got]) / config.num_updates)
+                float(run_s * np.median(hit_steps) / total_steps.mean())
                 if got
                 else None
             ),
         )
     curve = out["episode_return"].astype(np.float64)
+    # Before a seed's first finished episode its metric is the initial 0, not a
+    # return: leave those updates out of the curve.
+    started = np.cumsum(out["episodes_finished"], axis=1) > 0
+    curve = np.where(started, curve, np.nan)
     points = min(200, curve.shape[1])
     binned = _bin(curve, points)
     c_mean, c_lo, c_hi = t_interval(binned)
     row["curve"] = {
         "env_steps": _bin(cum_steps.mean(0).astype(np.float64), points).tolist(),
-        "mean": c_mean.tolist(),
-        "lo": c_lo.tolist(),
-        "hi": c_hi.tolist(),
+        "mean": _nan_to_none(c_mean),
+        "lo": _nan_to_none(c_lo),
+        "hi": _nan_to_none(c_hi),
     }
     row["total_s"] = time.perf_counter() - t_start
     row["command"] = args.command
@@ -413,7 +437,8 @@ def generated_section(data: dict) -> str:
         "Steps and wall to threshold come from the periodic greedy evaluations "
         f"({ev_episodes} episodes after each of {ev_count} equal chunks of "
         "training), so their resolution is one chunk; wall to threshold is the "
-        "run's execution time, compilation excluded, prorated by updates done. "
+        "run's execution time, compilation excluded, prorated by environment steps "
+        "(the seeds run together in one call, so their times are not separable). "
         "Total wall includes compilation (in parentheses).\n\n"
         f"### Targets\n\n{targets(rows)}\n"
         f"### Presets used\n\n{presets_table(rows)}\n"
@@ -425,7 +450,8 @@ def generated_section(data: dict) -> str:
         )
         + f"### Learning curves\n\nTraining episode return (stochastic policy, the "
         "mean of the episodes that ended in each update), averaged over seeds; "
-        "the band is a 95 % t-interval across seeds; dotted: the threshold.\n\n"
+        "the band is a 95 % t-interval across seeds; updates before a seed's first finished "
+        "episode are left out; dotted: the threshold.\n\n"
         f"{imgs}\n{END}\n"
     )
 
@@ -464,8 +490,12 @@ def plot_env(path: Path, env_id: str, rows: list[dict]) -> None:
     for r in sorted(rows, key=lambda r: ALGOS.index(r["algo"])):
         c = r["curve"]
         x = np.asarray(c["env_steps"])
-        (line,) = ax.plot(x, c["mean"], label=f"{r['label']} ({r['seeds']} seeds)")
-        ax.fill_between(x, c["lo"], c["hi"], alpha=0.25, color=line.get_color())
+        mean, lo, hi = (
+            np.array([np.nan if v is None else v for v in c[k]], np.float64)
+            for k in ("mean", "lo", "hi")
+        )
+        (line,) = ax.plot(x, mean, label=f"{r['label']} ({r['seeds']} seeds)")
+        ax.fill_between(x, lo, hi, alpha=0.25, color=line.get_color())
     threshold = THRESHOLDS.get(env_id)
     if threshold is not None:
         ax.axhline(threshold, color="k", linestyle=":", linewidth=1)

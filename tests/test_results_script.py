@@ -54,7 +54,8 @@ def test_quick_run_writes_consistent_json_markdown_and_png(tmp_path):
     assert row["compile_s"] > 0 and row["total_s"] >= row["compile_s"] + row["run_s"]
     curve = row["curve"]
     assert len(curve["env_steps"]) == len(curve["mean"]) == 4
-    assert np.all(np.asarray(curve["lo"]) <= np.asarray(curve["mean"]) + 1e-9)
+    mean, lo = (np.array(curve[k], dtype=np.float64) for k in ("mean", "lo"))
+    assert np.all(lo <= mean + 1e-9)  # CartPole: episodes end in the first update
     assert np.all(np.diff(curve["env_steps"]) > 0)
 
     md = (out / "results.md").read_text()
@@ -85,3 +86,23 @@ def test_bootstrap_interval_is_ordered_and_reproducible():
     assert results.bootstrap_ci(np.full(8, 7.0), 100) == (7.0, 7.0)
     wide = results.bootstrap_ci(values * 10, 2000)
     assert wide[1] - wide[0] == pytest.approx(10 * (hi - lo))
+
+
+def test_curve_interval_leaves_out_updates_before_the_first_episode():
+    sys.path.insert(0, str(ROOT / "scripts"))
+    try:
+        import results
+    finally:
+        sys.path.pop(0)
+    nan = np.nan
+    curves = np.array(
+        [[nan, nan, 1.0, 3.0], [nan, 2.0, 3.0, 5.0], [nan, nan, 2.0, 4.0]]
+    )
+    mean, lo, hi = results.t_interval(curves)
+    assert np.isnan(mean[0]) and np.isnan(lo[0])
+    assert mean[1] == lo[1] == hi[1] == 2.0  # one seed: no interval
+    np.testing.assert_allclose(mean[2:], [2.0, 4.0])
+    assert np.all(lo[2:] < mean[2:]) and np.all(mean[2:] < hi[2:])
+    np.testing.assert_allclose(
+        results._bin(curves, 2), [[nan, 2.0], [2.0, 4.0], [nan, 3.0]]
+    )
