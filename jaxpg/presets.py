@@ -51,10 +51,11 @@ _PRESETS: dict[tuple[str, str], dict[str, Any]] = {
     ("ppo", "CartPole-v1"): {"num_updates": 300},
     # ---- Acrobot-v1 (-1 per step until the tip swings up; 500-step horizon).
     ("reinforce", "Acrobot-v1"): {
-        "num_envs": 16,
+        "num_envs": 32,
         "num_updates": 150,
         "learning_rate": 3e-3,
         "hidden_sizes": (64, 64),
+        "entropy_coef": 0.01,
         "baseline": "value",
     },
     ("a2c", "Acrobot-v1"): {
@@ -127,7 +128,7 @@ _PRESETS: dict[tuple[str, str], dict[str, Any]] = {
     # ---- MountainCarContinuous-v0 (+100 at the goal, -0.1·a² per step; 999 steps).
     ("reinforce", "MountainCarContinuous-v0"): {
         "num_envs": 16,
-        "num_updates": 60,
+        "num_updates": 150,
         "learning_rate": 3e-3,
         "hidden_sizes": (64, 64),
         "baseline": "value",
