@@ -9,7 +9,7 @@ differentiable function ``R(θ; ε, s_0)``, and
     ∇_θ J = ∇_θ E_{ε, s_0}[R(θ; ε, s_0)] = E[∇_θ R(θ; ε, s_0)]
 
 wherever differentiation and expectation may be swapped: the pathwise estimator
-(Mohamed et al. 2020, §5). It needs ∂f/∂s and ∂r/∂a, which the score-function
+(Mohamed et al. 2020). It needs ∂f/∂s and ∂r/∂a, which the score-function
 estimator never uses, and it fails in two known ways the estimator lab measures:
 
 * the product of Jacobians ∂s_{t+1}/∂s_t over a long horizon can grow

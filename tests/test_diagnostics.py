@@ -127,6 +127,9 @@ def test_samples_for_cosine():
     # Unbiased: n = c²/(1 − c²) · v/‖r‖².
     n = diagnostics.samples_for_cosine(r, jnp.float32(50.0), r, 0.9)
     assert float(n) == pytest.approx(0.81 / 0.19 * 2.0, rel=1e-5)
+    # A mean averaged from 50 terms: its ‖m‖² = 25 overstates the true one by v/50.
+    n = diagnostics.samples_for_cosine(r, 50.0, r, 0.9, num_samples=50)
+    assert float(n) == pytest.approx(50.0 / (25.0 / 0.81 - 24.0), rel=1e-5)
     # A mean 45° off the reference never reaches cos 0.9, whatever the batch.
     off = {"w": jnp.array([3.0 + 4.0, 4.0 - 3.0])}
     assert np.isinf(float(diagnostics.samples_for_cosine(off, 1.0, r, 0.9)))
