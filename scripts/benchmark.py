@@ -63,6 +63,13 @@ PINNED_MAX_ENVS = 256
 TARGET_STEPS = 1 << 18  # computed env steps per timed call (roughly)
 TARGET_ENVS = 1024
 SEED_ENVS = 64
+# Per-environment training budget: (computed env steps per timed call, largest
+# num_envs at which the algorithms are trained, fewest updates per call, timed calls
+# per training measurement). With its conv torso, A2C/PPO on Breakout-MinAtar run
+# at ~10^2-10^3 steps/s on this 2-core CPU, so its training rows stop at num_envs
+# 64 with ~4k steps and one timed call (after the untimed one) per measurement; its
+# env and rollout ceilings are measured at every num_envs with the usual repeats.
+TRAIN_BUDGET = {"Breakout-MinAtar": (1 << 12, 64, 1, 1)}
 
 
 # --------------------------------------------------------------------------- worker
@@ -222,12 +229,15 @@ def worker_throughput(env_id: str, ns: list[int], repeats: int, what: str) -> di
         params, ret = _trained_params(env_id)
         trained = params
         out["trained_return"] = ret
+    target, max_train, lo, train_repeats = TRAIN_BUDGET.get(
+        env_id, (TARGET_STEPS, None, 2, repeats)
+    )
     for n in ns:
         row: dict = {}
         steps = _clamp(TARGET_STEPS / n, 32, 4096)
         row["env"] = _ceiling(env_id, n, steps, repeats, policy=False)
         row["rollout"] = _ceiling(env_id, n, steps, repeats, policy=True)
-        if "train" in what:
+        if "train" in what and (max_train is None or n <= max_train):
             # REINFORCE on CartPole: ~32 computed steps per env per update untrained,
             # ~512 trained; other envs run their full horizon.
             # The leave-one-out mean baseline needs two episodes: none at N = 1.
@@ -235,19 +245,19 @@ def worker_throughput(env_id: str, ns: list[int], repeats: int, what: str) -> di
                 env_id=env_id, num_envs=n, baseline="mean" if n > 1 else "none"
             )
             row["reinforce_untrained"] = _train_rate(
-                r, repeats, _clamp(TARGET_STEPS / (32 * n), 2, 20)
+                r, train_repeats, _clamp(target / (32 * n), lo, 20)
             )
             if trained is not None:
                 row["reinforce_trained"] = _train_rate(
-                    r, repeats, _clamp(TARGET_STEPS / (512 * n), 1, 20), trained
+                    r, train_repeats, _clamp(target / (512 * n), 1, 20), trained
                 )
             a2c = jaxpg.A2CConfig(env_id=env_id, num_envs=n)
             row["a2c"] = _train_rate(
-                a2c, repeats, _clamp(TARGET_STEPS / (a2c.num_steps * n), 2, 1000)
+                a2c, train_repeats, _clamp(target / (a2c.num_steps * n), lo, 1000)
             )
             ppo = jaxpg.PPOConfig(env_id=env_id, num_envs=n)
             row["ppo"] = _train_rate(
-                ppo, repeats, _clamp(TARGET_STEPS / (ppo.num_steps * n), 2, 100)
+                ppo, train_repeats, _clamp(target / (ppo.num_steps * n), lo, 100)
             )
         out[str(n)] = row
         print(f"# {env_id} N={n} done", file=sys.stderr, flush=True)
@@ -353,6 +363,15 @@ def _fmt(x: float) -> str:
     return f"{x:.0f}"
 
 
+def _end_note(report: dict) -> str:
+    parts = []
+    if "loadavg_end" in report:
+        parts.append(f", {report['loadavg_end'][0]:.2f} at the end")
+    if "elapsed_s" in report:
+        parts.append(f"; the whole run took {report['elapsed_s'] / 60:.0f} min")
+    return "".join(parts)
+
+
 def markdown(report: dict, command: str) -> str:
     env = report["environment"]
     lines = [
@@ -362,9 +381,10 @@ def markdown(report: dict, command: str) -> str:
         "",
         f"Machine: {env['processor']}, {env['cpu_count']} cores, device "
         f"`{env['device']}`, jax {env['jax']}, Python {env['python']}. Measured "
-        f"{env['date']} (load average at start {env['loadavg_start'][0]:.2f}). The "
-        "2 cores were shared with another engineer's test suite during this run, "
-        "so absolute numbers are pessimistic and noisy; every number is the median "
+        f"{env['date']} (1-minute load average {env['loadavg_start'][0]:.2f} at the "
+        f"start{_end_note(report)}). The cores are shared with other engineers' "
+        "jobs, so absolute numbers are pessimistic and noisy (ratios measured in "
+        "the same run hold up better); every number is the median "
         f"of {report['repeats']} calls from one run, compile excluded "
         "(`jaxpg.jit(f).lower(...).compile()` timed apart, `block_until_ready`).",
         "",
@@ -381,8 +401,27 @@ def markdown(report: dict, command: str) -> str:
         "with `num_envs` set (nothing masked). All include the learning step.",
         "",
     ]
+    lines += [
+        f"![steps/s vs num_envs, one panel per environment](img/{PNG.name})",
+        "",
+        "The plot is drawn from `docs/data/benchmark.json`; "
+        "`python scripts/benchmark.py --plot-only` redraws it without measuring.",
+        "",
+    ]
     for env_id, rows in report["throughput"].items():
         lines += [f"### {env_id}", ""]
+        budget = report.get("train_budget", {}).get(env_id)
+        if budget:
+            steps, max_train, _, train_repeats = budget
+            lines += [
+                f"Training rows stop at num_envs {max_train}, and each training "
+                f"number is {train_repeats} timed call(s) of ≈ {steps} computed "
+                f"steps (elsewhere: the median of {report['repeats']} calls of "
+                f"≈ {TARGET_STEPS}): A2C/PPO with the conv torso run at "
+                "10²–10³ steps/s on this CPU, and the full grid would take hours. "
+                "The ceilings cover every num_envs.",
+                "",
+            ]
         if "trained_return" in rows:
             lines += [
                 "Trained policy: REINFORCE defaults trained to a last-update mean "
@@ -421,8 +460,8 @@ def markdown(report: dict, command: str) -> str:
                         else "—"
                     )
                 cells += [
-                    _fmt(r["a2c"]["real_steps_per_s"]),
-                    _fmt(r["ppo"]["real_steps_per_s"]),
+                    _fmt(r[k]["real_steps_per_s"]) if k in r else "—"
+                    for k in ("a2c", "ppo")
                 ]
             lines.append("| " + " | ".join(cells) + " |")
         lines.append("")
@@ -479,8 +518,9 @@ def markdown(report: dict, command: str) -> str:
             )
         lines.append("")
     lines += [
-        "Not covered here: the PyTorch REINFORCE comparison (issue 5) and a GPU run; "
-        "time-to-solve is `scripts/solve_benchmark.py` (above).",
+        "Not covered here: a GPU run (none on this machine). Time-to-solve is "
+        "`scripts/solve_benchmark.py`, the PyTorch comparison "
+        "`scripts/compare_torch.py` (both above).",
         "",
     ]
     return "\n".join(lines)
@@ -591,7 +631,12 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--num-envs", default=None, help="comma-separated list")
     ap.add_argument("--all-envs", action="store_true", help="+Pendulum, MinAtar")
+    ap.add_argument(
+        "--envs", default=None, help="comma-separated env ids (overrides --all-envs)"
+    )
     ap.add_argument("--repeats", type=int, default=None)
+    ap.add_argument("--no-seeds", action="store_true", help="skip the seeds table")
+    ap.add_argument("--no-compile", action="store_true", help="skip compile times")
     ap.add_argument("--no-docs", action="store_true")
     ap.add_argument(
         "--from-json",
@@ -642,8 +687,17 @@ def main() -> None:
     else:
         ns = list(QUICK_NUM_ENVS if args.quick else NUM_ENVS)
     repeats = args.repeats or 3
-    envs = ALL_ENVS if args.all_envs else ALL_ENVS[:1]
-    report: dict = {"environment": environment(), "repeats": repeats, "num_envs": ns}
+    if args.envs:
+        envs = tuple(args.envs.split(","))
+    else:
+        envs = ALL_ENVS if args.all_envs else ALL_ENVS[:1]
+    report: dict = {
+        "environment": environment(),
+        "repeats": repeats,
+        "num_envs": ns,
+        "train_budget": {e: TRAIN_BUDGET[e] for e in envs if e in TRAIN_BUDGET},
+    }
+    start = time.perf_counter()
 
     report["throughput"] = {}
     report["pinned"] = {}
@@ -683,7 +737,7 @@ def main() -> None:
                 )
 
     report["compile"] = []
-    for env_id in envs:
+    for env_id in [] if args.no_compile else envs:
         for algo in ("reinforce", "a2c", "ppo"):
             cache = tempfile.mkdtemp(prefix="jaxpg-bench-cache-")
             try:
@@ -696,7 +750,10 @@ def main() -> None:
                 shutil.rmtree(cache, ignore_errors=True)
 
     ks = [1, 8] if args.quick else [1, 8, 32]
-    report["seeds"] = _spawn(["seeds", ks, 5 if args.quick else 10, repeats])
+    if not args.no_seeds:
+        report["seeds"] = _spawn(["seeds", ks, 5 if args.quick else 10, repeats])
+    report["elapsed_s"] = time.perf_counter() - start
+    report["loadavg_end"] = os.getloadavg()
 
     command = "python " + " ".join(["scripts/benchmark.py", *sys.argv[1:]])
     report["command"] = command

@@ -101,6 +101,86 @@ def torch_run(seed: int, cap: float, eval_every: int) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+def worker_split(seeds: list[int], repeats: int) -> dict:
+    """Where a jaxpg solve's time goes, in one fresh process (no persistent cache):
+    build, trace + lower and compile of ``make_solve`` (fast_compile, as the
+    timed runs); then for each seed the median run time of the compiled solve, of
+    the same updates without evaluations (``trainer.run``, compiled apart) and of
+    one 100-episode greedy evaluation of the solved policy (the costliest one)."""
+    import jax
+
+    jax.config.update("jax_enable_compilation_cache", False)
+    import jaxpg
+    from jaxpg.evaluate import episode_returns
+
+    def median_wall(fn, *args) -> tuple[float, object]:
+        walls, out = [], None
+        for _ in range(repeats):
+            start = time.perf_counter()
+            out = jax.block_until_ready(fn(*args))
+            walls.append(time.perf_counter() - start)
+        return statistics.median(walls), out
+
+    config = jaxpg.ReinforceConfig()
+    jax.random.key(0)  # backend start-up, outside the clock as in the timed runs
+    t0 = time.perf_counter()
+    solve = jaxpg.make_solve(
+        config,
+        threshold=solve_benchmark.THRESHOLD,
+        eval_episodes=solve_benchmark.EVAL_EPISODES,
+    )
+    t1 = time.perf_counter()
+    lowered = jaxpg.jit(solve, fast_compile=True).lower(jax.random.key(0))
+    t2 = time.perf_counter()
+    compiled = lowered.compile()
+    t3 = time.perf_counter()
+    env, env_params = jaxpg.make_env(config.env_id)
+    policy = jaxpg.make_policy(config, env, env_params)
+    evaluate = jaxpg.jit(
+        lambda key, params: episode_returns(
+            key, policy, params, env, env_params, solve_benchmark.EVAL_EPISODES
+        ).mean(),
+        fast_compile=True,
+    )
+    rows = {}
+    for seed in seeds:
+        key = jax.random.key(seed)
+        run_s, out = median_wall(compiled, key)
+        updates = int(out.updates_used)
+        train = solve_benchmark._replay_steps(key, config, updates, "fast", repeats)
+        evaluate(key, out.params["policy"])  # compile (not timed)
+        eval_s, ret = median_wall(evaluate, key, out.params["policy"])
+        rows[str(seed)] = {
+            "run_s": run_s,
+            "updates": updates,
+            "train_s": train["train_wall_s"],
+            "eval_solved_s": eval_s,
+            "eval_return": float(ret),
+        }
+    return {
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "load": os.getloadavg(),
+        "build_s": t1 - t0,
+        "trace_lower_s": t2 - t1,
+        "compile_s": t3 - t2,
+        "seeds": rows,
+        "repeats": repeats,
+    }
+
+
+def _split(seeds: list[int]) -> dict:
+    out = subprocess.run(
+        [sys.executable, __file__, "--split-worker", json.dumps(seeds)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=False,
+    )
+    if out.returncode != 0:
+        raise RuntimeError(f"split worker failed:\n{out.stderr[-3000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
 def summarize(report: dict) -> dict:
     cap = report["time_cap_s"]
     jax_cfg = report["jaxpg"]
@@ -146,6 +226,22 @@ def summarize(report: dict) -> dict:
             statistics.median(h["eval_s"] / h["wall_s"] for h in hits) if hits else None
         ),
     }
+    split = report.get("split")
+    if split:
+        rows = list(split["seeds"].values())
+        j["split"] = {
+            "trace_lower_s": split["trace_lower_s"],
+            "compile_s": split["compile_s"],
+            "median_run_s": statistics.median(r["run_s"] for r in rows),
+            "median_train_s": statistics.median(r["train_s"] for r in rows),
+            "median_eval_loop_s": statistics.median(
+                r["run_s"] - r["train_s"] for r in rows
+            ),
+            "median_eval_solved_s": statistics.median(r["eval_solved_s"] for r in rows),
+            "seeds": len(rows),
+            "date": split.get("date"),
+            "load": split.get("load"),
+        }
     ratios = {
         "steps_per_s": j["median_steps_per_s"] / t["median_steps_per_s"],
         # Lower bounds where the PyTorch median is censored.
@@ -176,7 +272,7 @@ def markdown(report: dict) -> str:
     def med(c: dict) -> str:
         return f"> {cap:.0f}" if c["censored"] else f"{c['median_s']:.2f}"
 
-    comp = report.get("compile")
+    sp = j.get("split")
     lines = [
         "## jaxpg vs PyTorch REINFORCE (scripts/compare_torch.py)",
         "",
@@ -235,18 +331,23 @@ def markdown(report: dict) -> str:
         f" ({ge}{r['solve_warm']:.1f}× with a warm compilation cache).",
         "",
     ]
-    if comp:
-        run_s = j["cold_median_s"] - comp["trace_lower_s"] - comp["compile_s"]
+    if sp:
+        when = (
+            f" (measured {sp['date']}, load average {sp['load'][0]:.2f})"
+            if sp.get("date")
+            else ""
+        )
         lines += [
-            "Where jaxpg's cold time goes (same run, same core): tracing and "
-            f"lowering `make_solve` {comp['trace_lower_s']:.2f} s, XLA compile "
-            f"{comp['compile_s']:.2f} s (one fresh process, "
-            "`jit(solve).lower(key).compile()`), leaving ≈ "
-            f"{run_s:.2f} s of the {j['cold_median_s']:.2f} s median for building "
-            "the functions, running the "
-            f"{j['median_updates']:g} updates (replayed alone: "
-            f"{j['median_train_wall_s']:.2f} s) and their evaluations. PyTorch "
-            "spent a median "
+            "Where jaxpg's time goes, from one extra fresh process without a "
+            f"persistent cache, on the same core{when}: tracing and lowering "
+            f"`make_solve` {sp['trace_lower_s']:.2f} s, XLA compile "
+            f"{sp['compile_s']:.2f} s; then, for each of seeds 0..{sp['seeds'] - 1} "
+            "(medians of 3 calls, median over the seeds), the compiled solve runs "
+            f"{sp['median_run_s']:.2f} s, the same updates without evaluations "
+            f"{sp['median_train_s']:.2f} s, so evaluations and loop ≈ "
+            f"{sp['median_eval_loop_s']:.2f} s; one 100-episode greedy evaluation "
+            f"of a solved policy (500-step episodes) takes "
+            f"{sp['median_eval_solved_s']:.3f} s. PyTorch spent a median "
             f"{100 * (t['median_eval_share'] or 0):.0f} % of its time-to-solve in "
             "its greedy evaluations.",
             "",
@@ -299,7 +400,29 @@ def main() -> None:
         action="store_true",
         help=f"only re-render docs/benchmarks.md from {JSON_PATH.relative_to(ROOT)}",
     )
+    ap.add_argument("--split-worker", default=None, help=argparse.SUPPRESS)
+    ap.add_argument(
+        "--split-only",
+        action="store_true",
+        help="re-measure only where jaxpg's time goes; merge into the saved report",
+    )
     args = ap.parse_args()
+
+    if args.split_worker:
+        print(json.dumps(worker_split(json.loads(args.split_worker), 3)))
+        return
+
+    if args.split_only:
+        # Re-measure only the breakdown and merge it into the saved report.
+        require_torch()
+        if args.cores != "all":
+            os.sched_setaffinity(0, {int(c) for c in args.cores.split(",")})
+        report = json.loads(JSON_PATH.read_text())
+        report["split"] = _split(list(range(min(len(report["jaxpg"]["cold_runs"]), 8))))
+        report["summary"] = summarize(report)
+        print(markdown(report))
+        write_docs(report)
+        return
 
     if args.from_json:
         report = json.loads(JSON_PATH.read_text())
@@ -334,9 +457,7 @@ def main() -> None:
     report["jaxpg"] = solve_benchmark.run_configuration(
         list(range(jax_seeds)), args.cores, "fast", 1, count_steps=True
     )
-    report["compile"] = solve_benchmark._spawn(
-        ["--compile", "solve", "--method", "fast"], args.cores, None
-    )
+    report["split"] = _split(list(range(min(jax_seeds, 8))))
     report["torch_runs"] = []
     for seed in range(torch_seeds):
         run = torch_run(seed, cap, args.torch_eval_every)

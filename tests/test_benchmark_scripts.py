@@ -119,6 +119,7 @@ def test_comparison_without_torch_names_the_extra(ct, monkeypatch):
 def test_comparison_markdown_from_a_small_report(ct):
     cold = [
         {
+            "seed": 0,
             "seconds": 2.0,
             "updates": 10,
             "env_steps": 50_000,
@@ -156,6 +157,14 @@ def test_comparison_markdown_from_a_small_report(ct):
             "cold_runs": cold,
         },
         "torch_runs": [torch_run],
+        "split": {
+            "trace_lower_s": 0.5,
+            "compile_s": 1.0,
+            "seeds": {
+                "0": {"run_s": 0.4, "train_s": 0.25, "eval_solved_s": 0.02},
+            },
+            "repeats": 3,
+        },
     }
     report["summary"] = ct.summarize(report)
     r = report["summary"]["ratios"]
@@ -164,6 +173,9 @@ def test_comparison_markdown_from_a_small_report(ct):
     assert report["summary"]["torch"]["running"]["censored"]
     text = ct.markdown(report)
     assert "25.0× cold → met" in text and "> 60" in text
+    split = report["summary"]["jaxpg"]["split"]
+    assert split["median_eval_loop_s"] == pytest.approx(0.4 - 0.25)
+    assert "XLA compile 1.00 s" in text
 
 
 # ------------------------------------------------------------------ throughput PNG
