@@ -266,7 +266,7 @@ def make_gradient_diagnostics(
         )
         psi, _ = reinforce.weights_from_config(traj, config, hp.gamma, hp.gae_lambda)
         grads = per_trajectory_gradients(policy, params["policy"], traj, psi)
-        ref = None if reference is None else reference
+        ref = reference  # a policy-params pytree, or a full params dict
         if isinstance(ref, dict) and "policy" in ref:
             ref = ref["policy"]
         return Diagnosis(gradient_statistics(grads, ref), grads, traj, psi)
