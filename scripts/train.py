@@ -4,7 +4,9 @@
     python scripts/train.py --resume runs/CartPole-v1-20261125-171743
     python scripts/train.py --devices all --num-envs 1024   # envs split over devices
 
-``--algo`` picks the algorithm (reinforce, a2c, ppo); every field of its config is a
+``--algo`` picks the algorithm (reinforce, a2c, ppo) and the flags start from its
+tuned preset for ``--env-id`` (:func:`jaxpg.tuned_config`; ``--preset none``: the
+config class's defaults; flags given explicitly win); every field of its config is a
 flag (``python scripts/train.py --algo ppo --help`` lists them with their defaults),
 and so is every run option (``jaxpg.runner.RunOptions``: seeds, chunk, evaluation,
 checkpoints, TensorBoard). The work is done by :func:`jaxpg.runner.train_run`; this
