@@ -66,7 +66,7 @@ SEED_ENVS = 64
 # Per-environment training budget: (computed env steps per timed call, largest
 # num_envs at which the algorithms are trained, fewest updates per call, timed calls
 # per training measurement). With its conv torso, A2C/PPO on Breakout-MinAtar run
-# at ~10^2-10^3 steps/s on this 2-core CPU, so its training rows stop at num_envs
+# at ~10^3-10^4 steps/s on this 2-core CPU (PPO < 3k), so its training rows stop at num_envs
 # 64 with ~4k steps and one timed call (after the untimed one) per measurement; its
 # env and rollout ceilings are measured at every num_envs with the usual repeats.
 TRAIN_BUDGET = {"Breakout-MinAtar": (1 << 12, 64, 1, 1)}
@@ -418,8 +418,8 @@ def markdown(report: dict, command: str) -> str:
                 f"number is {train_repeats} timed call(s) of ≈ {steps} computed "
                 f"steps (elsewhere: the median of {report['repeats']} calls of "
                 f"≈ {TARGET_STEPS}): A2C/PPO with the conv torso run at "
-                "10²–10³ steps/s on this CPU, and the full grid would take hours. "
-                "The ceilings cover every num_envs.",
+                "10³–10⁴ steps/s on this CPU (PPO below 3 k), and the full grid "
+                "would take hours. The ceilings cover every num_envs.",
                 "",
             ]
         if "trained_return" in rows:
