@@ -41,15 +41,6 @@ class Trajectory(NamedTuple):
     steps_run: jax.Array  # [] int32: time steps executed (a multiple of the chunk)
 
 
-class _Carry(NamedTuple):
-    t: jax.Array
-    key: jax.Array
-    obs: jax.Array
-    env_state: Any
-    alive: jax.Array
-    buffers: Trajectory
-
-
 def _write(buffer: jax.Array, chunk: jax.Array, t: jax.Array) -> jax.Array:
     start = (t,) + (0,) * (buffer.ndim - 1)
     return jax.lax.dynamic_update_slice(buffer, chunk.astype(buffer.dtype), start)
@@ -144,21 +135,29 @@ def episodic_rollout(
     chunk = max(1, min(int(chunk), horizon))
     num_chunks = math.ceil(horizon / chunk)
     padded = num_chunks * chunk
+    if value is None:
+        value_params = None
+    # Traced leaves of env_params are arguments (a custom_vmap function may not close
+    # over batched values); Python scalars stay static, as gymnax expects.
+    ep_leaves, ep_def = jax.tree.flatten(env_params)
+    traced = [isinstance(x, jax.core.Tracer) for x in ep_leaves]
+    ep_dynamic = [x for x, d in zip(ep_leaves, traced, strict=True) if d]
 
-    key_reset, key = jax.random.split(key)
-    obs, env_state = jax.vmap(env.reset, in_axes=(0, None))(
-        constrain(jax.random.split(key_reset, num_envs), sharding), env_params
-    )
-    obs, env_state = constrain((obs, env_state), sharding)
+    def env_params_of(dynamic):
+        it = iter(dynamic)
+        return jax.tree.unflatten(
+            ep_def,
+            [next(it) if d else x for x, d in zip(ep_leaves, traced, strict=True)],
+        )
 
-    def step(carry, _):
+    def step(pp, vp, ep, carry, _):
         t, key, obs, env_state, alive = carry
         key, key_act, key_env = jax.random.split(key, 3)
-        output = policy.apply(policy_params, obs)
+        output = policy.apply(pp, obs)
         action = pol.mode(output) if deterministic else pol.sample(key_act, output)
         logp = pol.log_prob(output, action)
         v = (
-            value.apply(value_params, obs)
+            value.apply(vp, obs)
             if value is not None
             else jnp.zeros((num_envs,), jnp.float32)
         )
@@ -170,7 +169,7 @@ def episodic_rollout(
             env_state,
             action,
             alive,
-            env_params,
+            ep,
         )
         valid = alive & (t < horizon)
         done = terminated | truncated
@@ -181,46 +180,165 @@ def episodic_rollout(
         )
         return (t + 1, key, next_obs, env_state, alive), record
 
-    def body(c: _Carry) -> _Carry:
-        (t, key, obs, env_state, alive), rec = jax.lax.scan(
-            step, (c.t, c.key, c.obs, c.env_state, c.alive), None, length=chunk
+    # One seed's pieces: the loop below runs them directly, or vmapped over a batch
+    # of seeds that shares the chunk counter t (see _seed_batched).
+    def start(key, pp, vp, ep_dyn):
+        ep = env_params_of(ep_dyn)
+        key_reset, key = jax.random.split(key)
+        obs, env_state = jax.vmap(env.reset, in_axes=(0, None))(
+            constrain(jax.random.split(key_reset, num_envs), sharding), ep
         )
-        buffers = c.buffers._replace(
-            **{
-                name: _write(getattr(c.buffers, name), x, c.t)
-                for name, x in zip(Trajectory._fields[:8], rec, strict=True)
-            },
-            steps_run=t,
+        obs, env_state = constrain((obs, env_state), sharding)
+        alive = jnp.ones((num_envs,), bool)
+        # Zero buffers shaped like one chunk's records, padded to the full horizon.
+        rec_shapes = jax.eval_shape(
+            lambda: jax.lax.scan(
+                lambda c, x: step(pp, vp, ep, c, x),
+                (jnp.int32(0), key, obs, env_state, alive),
+                None,
+                length=1,
+            )[1]
         )
-        return _Carry(t, key, obs, env_state, alive, buffers)
-
-    # Zero buffers shaped like one chunk's records, padded to the full horizon.
-    rec_shapes = jax.eval_shape(
-        lambda: jax.lax.scan(
-            step,
-            (jnp.int32(0), key, obs, env_state, jnp.ones((num_envs,), bool)),
-            None,
-            length=1,
-        )[1]
-    )
-    buffers = Trajectory(
-        *(
+        buffers = tuple(
             constrain(jnp.zeros((padded,) + s.shape[1:], s.dtype), sharding, axis=1)
             for s in rec_shapes
-        ),
-        steps_run=jnp.int32(0),
-    )
-    init = _Carry(
-        jnp.int32(0), key, obs, env_state, jnp.ones((num_envs,), bool), buffers
-    )
-
-    if stop_early:
-        final = jax.lax.while_loop(
-            lambda c: (c.t < horizon) & c.alive.any(), body, init
         )
+        return (key, obs, env_state, alive), buffers
+
+    def run_chunk(t, state, buffers, pp, vp, ep_dyn):
+        ep = env_params_of(ep_dyn)
+        (_, *state), rec = jax.lax.scan(
+            lambda c, x: step(pp, vp, ep, c, x), (t, *state), None, length=chunk
+        )
+        buffers = tuple(_write(b, x, t) for b, x in zip(buffers, rec, strict=True))
+        return tuple(state), buffers
+
+    # The pieces as closure-free functions: a custom_vmap rule may not close over
+    # tracers (a caller's while_loop or cond can hand the rollout values that a
+    # surrounding vmap batches), so whatever they capture becomes an argument.
+    eager = jax.config.jax_disable_jit
+    if eager:  # op by op: nothing to stage out, and nothing can be vmapped later
+        start_fn, start_consts = (lambda _, *a: start(*a)), []
+        chunk_fn, chunk_consts = (lambda _, *a: run_chunk(*a)), []
     else:
-        final = jax.lax.fori_loop(0, num_chunks, lambda _, c: body(c), init)
-    return final.buffers
+        start_fn, start_consts = _closure_free(
+            start, key, policy_params, value_params, ep_dynamic
+        )
+        state_shapes = jax.eval_shape(
+            lambda *a: start_fn(start_consts, *a),
+            key,
+            policy_params,
+            value_params,
+            ep_dynamic,
+        )
+        chunk_fn, chunk_consts = _closure_free(
+            run_chunk,
+            jnp.int32(0),
+            *state_shapes,
+            policy_params,
+            value_params,
+            ep_dynamic,
+        )
+
+    def loop(spec, args):
+        """The chunk loop; ``spec`` None: one seed, else which leaves of ``args``
+        carry a leading seed axis (vmapped, one t for all seeds)."""
+        key, pp, vp, ep_dyn, c_start, c_chunk = args
+
+        def begin(key, pp, vp, ep_dyn, c_start):
+            return start_fn(c_start, key, pp, vp, ep_dyn)
+
+        def advance(t, state, buffers, pp, vp, ep_dyn, c_chunk):
+            return chunk_fn(c_chunk, t, state, buffers, pp, vp, ep_dyn)
+
+        if spec is not None:
+            axes = jax.tree.map(lambda b: 0 if b else None, spec)
+            begin = jax.vmap(begin, in_axes=(*axes[:4], axes[4]))
+            advance = jax.vmap(advance, in_axes=(None, 0, 0, *axes[1:4], axes[5]))
+        state, buffers = begin(key, pp, vp, ep_dyn, c_start)
+
+        def body(c):
+            t, state, buffers = c
+            state, buffers = advance(t, state, buffers, pp, vp, ep_dyn, c_chunk)
+            return t + chunk, state, buffers
+
+        init = (jnp.int32(0), state, buffers)
+        if stop_early:
+            t, _, buffers = jax.lax.while_loop(
+                lambda c: (c[0] < horizon) & c[1][3].any(), body, init
+            )
+        else:
+            t, _, buffers = jax.lax.fori_loop(0, num_chunks, lambda _, c: body(c), init)
+        if spec is not None:
+            t = jnp.broadcast_to(t, buffers[0].shape[:1])
+        return Trajectory(*buffers, steps_run=t)
+
+    args = (key, policy_params, value_params, ep_dynamic, start_consts, chunk_consts)
+    if eager:
+        return loop(None, args)
+    return _seed_batched(loop, None, None)(*args)
+
+
+def _closure_free(fun: Any, *example: Any) -> tuple[Any, list]:
+    """``fun`` as ``f(consts, *args)`` with every captured value in ``consts``."""
+    closed, out_shape = jax.make_jaxpr(fun, return_shape=True)(*example)
+    out_tree = jax.tree.structure(out_shape)
+
+    def converted(consts, *args):
+        out = jax.core.eval_jaxpr(closed.jaxpr, consts, *jax.tree.leaves(args))
+        return jax.tree.unflatten(out_tree, out)
+
+    return converted, list(closed.consts)
+
+
+def _seed_batched(loop: Any, spec: Any, size: int | None) -> Any:
+    """``loop(spec, args)`` as a function of ``args`` whose vmap batches seeds.
+
+    A plain ``jax.vmap`` of the rollout turns its ``lax.while_loop`` into one whose
+    every iteration selects, per seed, between the new and the old carry -- the
+    whole ``[T, N]`` trajectory buffers included -- and whose buffer writes at a
+    per-seed time index become scatters: K vmapped seeds then cost about twice as
+    much per step as one run with K·N environments. Under vmap this function
+    instead runs ``loop`` with the seed axis inside the chunks and one chunk
+    counter for all seeds (it stops when every seed's environments are done, like
+    one wide rollout). Each seed's records are the same as its own rollout's; its
+    ``steps_run`` is the batch's. Nested vmaps merge into one seed axis.
+    """
+
+    @jax.custom_batching.custom_vmap
+    def run(*args):
+        return loop(spec, args)
+
+    @run.def_vmap
+    def rule(axis_size, in_batched, *args):
+        outer = tuple(in_batched)
+        inner = spec if spec is not None else jax.tree.map(lambda _: False, outer)
+        batched_args = jax.tree.map(
+            lambda x, b, s: _merge(x, b, s, axis_size, size), tuple(args), outer, inner
+        )
+        new_spec = jax.tree.map(lambda b, s: b or s, outer, inner)
+        merged = axis_size * (size or 1)
+        out = _seed_batched(loop, tuple(new_spec), merged)(*batched_args)
+        if size is not None:
+            out = jax.tree.map(
+                lambda x: x.reshape((axis_size, size) + x.shape[1:]), out
+            )
+        return out, jax.tree.map(lambda _: True, out)
+
+    return run
+
+
+def _merge(x: Any, outer: bool, inner: bool, outer_size: int, inner_size: int | None):
+    """One argument leaf with the new (outer) vmap axis folded into the seed axis."""
+    if inner_size is None:  # first level: the seed axis is the vmapped one
+        return x
+    if not (outer or inner):
+        return x
+    if not outer:
+        x = jnp.broadcast_to(x, (outer_size,) + x.shape)
+    elif not inner:
+        x = jnp.broadcast_to(x[:, None], (outer_size, inner_size) + x.shape[1:])
+    return x.reshape((outer_size * inner_size,) + x.shape[2:])
 
 
 def episode_statistics(traj: Trajectory) -> dict[str, jax.Array]:

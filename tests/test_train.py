@@ -38,12 +38,22 @@ def test_vmap_over_seeds_equals_a_loop():
     keys = jax.random.split(jax.random.key(1), 4)
     batched = jax.jit(jax.vmap(train))(keys)
     single = jax.jit(train)
+    computed = []
     for i in range(4):
         one = single(keys[i])
         assert_trees_close(
             jax.tree.map(lambda x, i=i: x[i], batched.params), one.params
         )
-        assert_trees_close({k: v[i] for k, v in batched.metrics.items()}, one.metrics)
+        metrics = {k: v[i] for k, v in batched.metrics.items()}
+        computed.append(one.metrics.pop("computed_steps"))
+        assert_trees_close(
+            {k: v for k, v in metrics.items() if k != "computed_steps"}, one.metrics
+        )
+    # Vmapped seeds share one rollout loop (like one run with 4x the envs): each
+    # seed's computed steps are the longest seed's in that update.
+    longest = np.max(np.stack(computed), axis=0)
+    for i in range(4):
+        np.testing.assert_array_equal(batched.metrics["computed_steps"][i], longest)
 
 
 def test_learning_rate_sweep_equals_separate_runs():
@@ -219,3 +229,27 @@ def test_estimate_gradient_rejects_actor_critic_configs():
         jaxpg.estimate_gradient(
             jax.random.key(0), jaxpg.PPOConfig(), {}, env, env_params
         )
+
+
+def test_nested_vmap_over_rates_and_seeds_equals_separate_runs():
+    # The rollout folds every vmap axis into one seed batch (jaxpg.rollout); two
+    # nested axes must still give each (rate, seed) its own run.
+    config = jaxpg.algorithms.common.replace(SMALL, num_updates=2)
+    train = jaxpg.make_train(config)
+    hp = jaxpg.hparams(config)
+    rates = [1e-3, 1e-2]
+    sweep = jax.tree.map(
+        lambda *x: jnp.stack(x),
+        *[hp._replace(learning_rate=jnp.float32(r)) for r in rates],
+    )
+    keys = jax.random.split(jax.random.key(3), 2)
+    grid = jax.jit(jax.vmap(jax.vmap(train, in_axes=(0, None)), in_axes=(None, 0)))(
+        keys, sweep
+    )
+    single = jax.jit(train)
+    for i, r in enumerate(rates):
+        for j in range(2):
+            one = single(keys[j], hp._replace(learning_rate=jnp.float32(r)))
+            assert_trees_close(
+                jax.tree.map(lambda x, i=i, j=j: x[i, j], grid.params), one.params
+            )
