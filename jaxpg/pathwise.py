@@ -51,6 +51,7 @@ from jaxpg.rollout import Trajectory
 __all__ = [
     "differentiable_env",
     "differentiable_rollout",
+    "linear_gaussian_policy",
     "pathwise_gradients",
     "score_function_gradients",
 ]
@@ -74,6 +75,35 @@ def differentiable_env(env_id_or_env: Any, **kwargs: Any) -> tuple[Any, Any]:
             "transitions in gymnax (env.supports_transition_gradients is False)"
         )
     return make_env(raw.with_transition_gradients())
+
+
+def linear_gaussian_policy(
+    weights: Any, bias: float = 0.0, log_std: float = 0.0
+) -> pol.Policy:
+    """A one-dimensional Gaussian policy with mean ``obs · weights + bias``.
+
+    ``init`` ignores its arguments and returns these parameters
+    (``{"w", "b", "log_std"}``), so ``policy.init(None, None)`` is the starting
+    point; small and smooth, for comparing estimators where a network's
+    nonlinearity would only add noise. ``linear_gaussian_policy([0.0, 15.0],
+    log_std=-0.5)`` pushes MountainCarContinuous along its velocity and reaches
+    the goal in many episodes.
+    """
+    start = {
+        "w": jnp.asarray(weights, jnp.float32),
+        "b": jnp.asarray(bias, jnp.float32),
+        "log_std": jnp.asarray(log_std, jnp.float32),
+    }
+
+    def init(key: Any, obs: Any) -> dict:
+        del key, obs
+        return start
+
+    def apply(params: dict, obs: jax.Array) -> tuple[jax.Array, jax.Array]:
+        mean = (obs @ params["w"] + params["b"])[..., None]
+        return mean, jnp.broadcast_to(params["log_std"], mean.shape)
+
+    return pol.Policy(init, apply)
 
 
 def _episode(key, policy, policy_params, env, env_params, horizon):

@@ -46,6 +46,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import docgen  # noqa: E402  (scripts/docgen.py: atomic writes, marked sections)
 import solve_benchmark  # noqa: E402  (the jaxpg side reuses its worker)
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -373,17 +374,14 @@ def markdown(report: dict) -> str:
 
 
 def write_docs(report: dict) -> None:
-    JSON_PATH.parent.mkdir(parents=True, exist_ok=True)
-    JSON_PATH.write_text(json.dumps(report, indent=2) + "\n")
-    doc = ROOT / "docs" / "benchmarks.md"
-    text = doc.read_text() if doc.exists() else "# Benchmarks\n\n"
-    section = f"{BEGIN}\n{markdown(report)}{END}"
-    if BEGIN in text and END in text:
-        head, rest = text.split(BEGIN, 1)
-        text = head + section + rest.split(END, 1)[1]
-    else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    doc.write_text(text)
+    docgen.write_json(JSON_PATH, report)
+    docgen.replace_section(
+        ROOT / "docs" / "benchmarks.md",
+        BEGIN,
+        END,
+        f"{BEGIN}\n{markdown(report)}{END}",
+        new_page="# Benchmarks\n",
+    )
 
 
 def main() -> None:

@@ -15,12 +15,16 @@ from __future__ import annotations
 import argparse
 import json
 import pathlib
+import sys
 import time
 
 import jax
 import numpy as np
 
-import jaxpg
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+import docgen  # noqa: E402  (scripts/docgen.py: atomic writes, marked sections)
+
+import jaxpg  # noqa: E402
 from jaxpg.envs import NEEDS_MEMORY, UNSUPPORTED_ENVS, max_episode_steps
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -170,18 +174,14 @@ def write(rows: list[str], records: dict, no_write: bool) -> None:
     print(table)
     if no_write:
         return
-    data = ROOT / "docs" / "data"
-    data.mkdir(parents=True, exist_ok=True)
-    (data / "env_table.json").write_text(json.dumps(records, indent=1))
-    (ROOT / "docs" / "environments.md").write_text(
-        "# Supported environments\n\n" + budget + "\n\n" + table + "\n"
+    docgen.write_json(ROOT / "docs" / "data" / "env_table.json", records, indent=1)
+    docgen.write_atomic(
+        ROOT / "docs" / "environments.md",
+        "# Supported environments\n\n" + budget + "\n\n" + table + "\n",
     )
-    readme = ROOT / "README.md"
-    text = readme.read_text()
-    if START in text and END in text:
-        head, rest = text.split(START, 1)
-        _, tail = rest.split(END, 1)
-        readme.write_text(f"{head}{START}\n{budget}\n\n{table}\n{END}{tail}")
+    docgen.replace_section(
+        ROOT / "README.md", START, END, f"{START}\n{budget}\n\n{table}\n{END}"
+    )
 
 
 if __name__ == "__main__":

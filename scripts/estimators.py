@@ -3,8 +3,8 @@
 Writes docs/estimators.md, docs/data/estimators.json and docs/img/estimators-*.png
 (issue #7). Every number in the page comes from one run of this script:
 
-    /work/venv/bin/python scripts/estimators.py            # full (≈ 15 min, 2 CPU cores)
-    /work/venv/bin/python scripts/estimators.py --quick --out-dir /tmp/lab   # seconds
+    python scripts/estimators.py            # full (≈ 15 min, 2 CPU cores)
+    python scripts/estimators.py --quick --out-dir /tmp/lab   # seconds
 
 Parts:
   A. At a fixed policy, one pool of episodes weighted by each Ψ (common random
@@ -37,6 +37,9 @@ from jax.flatten_util import ravel_pytree
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "scripts"))
+
+import docgen  # noqa: E402  (scripts/docgen.py: atomic writes)
 
 import jaxpg  # noqa: E402
 from jaxpg import diagnostics, pathwise, tabular  # noqa: E402
@@ -515,20 +518,7 @@ class _NoGoalBonus:
 
 def pump_policy():
     """Linear Gaussian, mean = 15·velocity: pumps energy, reaches the goal often."""
-
-    def init(key, obs):
-        del key, obs
-        return {
-            "w": jnp.array([0.0, 15.0]),
-            "b": jnp.array(0.0),
-            "log_std": jnp.array(-0.5),
-        }
-
-    def apply(q, obs):
-        mean = (obs @ q["w"] + q["b"])[..., None]
-        return mean, jnp.broadcast_to(q["log_std"], mean.shape)
-
-    return jaxpg.Policy(init, apply)
+    return pathwise.linear_gaussian_policy([0.0, 15.0], log_std=-0.5)
 
 
 def mountain_car_part(p: dict) -> dict:
@@ -1143,7 +1133,7 @@ def render(data: dict, command: str) -> str:
 
 
 def write_markdown(data: dict, path: pathlib.Path, command: str) -> None:
-    path.write_text(render(data, command))
+    docgen.write_atomic(path, render(data, command))
 
 
 def main(argv=None) -> int:
@@ -1171,9 +1161,7 @@ def main(argv=None) -> int:
     if args.render_only:
         data = json.loads((docs / "data" / "estimators.json").read_text())
         data["images"] = plots(data, docs / "img")
-        command = "/work/venv/bin/python scripts/estimators.py" + (
-            " --quick" if data["quick"] else ""
-        )
+        command = "python scripts/estimators.py" + (" --quick" if data["quick"] else "")
         write_markdown(data, docs / "estimators.md", command)
         return 0
     t0 = time.perf_counter()
@@ -1201,12 +1189,9 @@ def main(argv=None) -> int:
         timings[name] = round(time.perf_counter() - t, 1)
     data["seconds"] = timings
     data["total_seconds"] = round(time.perf_counter() - t0, 1)
-    (docs / "data").mkdir(parents=True, exist_ok=True)
-    (docs / "data" / "estimators.json").write_text(json.dumps(data, indent=1))
+    docgen.write_json(docs / "data" / "estimators.json", data, indent=1)
     data["images"] = plots(data, docs / "img")
-    command = "/work/venv/bin/python scripts/estimators.py" + (
-        " --quick" if args.quick else ""
-    )
+    command = "python scripts/estimators.py" + (" --quick" if args.quick else "")
     write_markdown(data, docs / "estimators.md", command)
     print(f"done in {data['total_seconds']:.0f} s → {docs}")
     return 0

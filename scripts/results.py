@@ -47,6 +47,9 @@ from pathlib import Path
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import docgen  # noqa: E402  (scripts/docgen.py: atomic writes, marked sections)
+
 ENVS = (
     "CartPole-v1",
     "Acrobot-v1",
@@ -468,16 +471,9 @@ Multi-seed results of jaxpg's tuned presets (`jaxpg.tuned_config`), regenerated 
 def write_markdown(path: Path, data: dict) -> None:
     block = generated_section(data)
     if path.exists():
-        text = path.read_text(encoding="utf-8")
-        if BEGIN in text and END in text:
-            before, rest = text.split(BEGIN, 1)
-            after = rest.split(END, 1)[1]
-            text = before + block.rstrip("\n") + after
-        else:
-            text = text.rstrip("\n") + "\n\n" + block
+        docgen.replace_section(path, BEGIN, END, block)
     else:
-        text = SKELETON.format(block=block.rstrip("\n"))
-    path.write_text(text, encoding="utf-8")
+        docgen.write_atomic(path, SKELETON.format(block=block.rstrip("\n")))
 
 
 def plot_env(path: Path, env_id: str, rows: list[dict]) -> None:
@@ -629,7 +625,7 @@ def main(argv: list[str] | None = None) -> int:
         ] + [row]
         (args.out / "data").mkdir(parents=True, exist_ok=True)
         (args.out / "img").mkdir(parents=True, exist_ok=True)
-        data_path.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
+        docgen.write_json(data_path, data, indent=1)
         plot_env(
             args.out / "img" / f"results-{env_id}.png",
             env_id,

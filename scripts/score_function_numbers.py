@@ -15,7 +15,7 @@ docs/score_function.md:
 
 Usage::
 
-    /work/venv/bin/python scripts/score_function_numbers.py
+    python scripts/score_function_numbers.py
 """
 
 from __future__ import annotations

@@ -44,6 +44,9 @@ import tempfile
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import docgen  # noqa: E402  (scripts/docgen.py: atomic writes, marked sections)
+
 ROOT = Path(__file__).resolve().parent.parent
 THRESHOLD = 475.0
 EVAL_EPISODES = 100
@@ -406,19 +409,14 @@ def markdown(report: dict, command: str) -> str:
 
 
 def write_docs(report: dict, command: str) -> None:
-    data = ROOT / "docs" / "data"
-    data.mkdir(parents=True, exist_ok=True)
-    (data / "solve_benchmark.json").write_text(json.dumps(report, indent=2) + "\n")
-    doc = ROOT / "docs" / "benchmarks.md"
-    section = markdown(report, command)
-    text = doc.read_text() if doc.exists() else "# Benchmarks\n\n"
-    if BEGIN in text and END in text:
-        head, rest = text.split(BEGIN, 1)
-        tail = rest.split(END, 1)[1]
-        text = head + section + tail
-    else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    doc.write_text(text)
+    docgen.write_json(ROOT / "docs" / "data" / "solve_benchmark.json", report)
+    docgen.replace_section(
+        ROOT / "docs" / "benchmarks.md",
+        BEGIN,
+        END,
+        markdown(report, command),
+        new_page="# Benchmarks\n",
+    )
 
 
 def main() -> None:

@@ -137,20 +137,7 @@ class NoGoalBonus(mcc.ContinuousMountainCar):
 
 def pump_policy() -> jaxpg.Policy:
     """A linear Gaussian policy that pushes along the velocity (reaches the goal)."""
-
-    def init(key, obs):
-        del key, obs
-        return {
-            "w": jnp.array([0.0, 15.0]),
-            "b": jnp.array(0.0),
-            "log_std": jnp.array(-0.5),
-        }
-
-    def apply(p, obs):
-        mean = (obs @ p["w"] + p["b"])[..., None]
-        return mean, jnp.broadcast_to(p["log_std"], mean.shape)
-
-    return jaxpg.Policy(init, apply)
+    return pathwise.linear_gaussian_policy([0.0, 15.0], log_std=-0.5)
 
 
 def test_goal_bonus_is_invisible_to_the_pathwise_gradient():
