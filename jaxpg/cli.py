@@ -25,7 +25,13 @@ import typing
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["add_dataclass_flags", "dataclass_from_flags", "docstring_attributes"]
+__all__ = [
+    "add_dataclass_flags",
+    "add_multihost_flags",
+    "dataclass_from_flags",
+    "docstring_attributes",
+    "join_multihost_run",
+]
 
 
 def docstring_attributes(cls: type) -> dict[str, str]:
@@ -252,3 +258,35 @@ class CacheEvents:
 
     def snapshot(self) -> tuple[int, int]:
         return self.hits, self.misses
+
+
+def add_multihost_flags(group: Any, distributed_help: str) -> None:
+    """``--distributed``, ``--coordinator-address``, ``--num-processes``, ``--process-id``.
+
+    ``group`` is a parser or an argument group; read them back with
+    :func:`join_multihost_run`.
+    """
+    group.add_argument("--distributed", action="store_true", help=distributed_help)
+    group.add_argument(
+        "--coordinator-address", default=None, help="host:port of process 0"
+    )
+    group.add_argument("--num-processes", type=int, default=None)
+    group.add_argument("--process-id", type=int, default=None)
+
+
+def join_multihost_run(args: argparse.Namespace) -> bool:
+    """Calls :func:`jaxpg.distributed.initialize` when the flags ask for several hosts.
+
+    That is ``--distributed`` or any of the three explicit flags. Call it before any
+    other JAX call. Returns whether a multi-process run was joined.
+
+    Raises:
+      ValueError: from :func:`jaxpg.distributed.initialize` (bad ids or counts).
+    """
+    explicit = (args.coordinator_address, args.num_processes, args.process_id)
+    if not (args.distributed or any(x is not None for x in explicit)):
+        return False
+    from jaxpg import distributed
+
+    distributed.initialize(*explicit)
+    return True

@@ -92,20 +92,14 @@ def build_parser(algo: str) -> argparse.ArgumentParser:
         "device up to float reassociation, so resume with the same --devices for "
         "bit-identical runs",
     )
-    group.add_argument(
-        "--distributed",
-        action="store_true",
-        help="join a multi-process run (jaxpg.distributed.initialize): the same "
+    cli.add_multihost_flags(
+        group,
+        "join a multi-process run (jaxpg.distributed.initialize): the same "
         "command on every host; unset flags below come from $JAX_COORDINATOR_ADDRESS"
         " / $JAX_NUM_PROCESSES / $JAX_PROCESS_ID or a cluster JAX detects. Only "
         "process 0 prints and writes --out (a shared filesystem); every process "
         "saves the checkpoint",
     )
-    group.add_argument(
-        "--coordinator-address", default=None, help="host:port of process 0"
-    )
-    group.add_argument("--num-processes", type=int, default=None)
-    group.add_argument("--process-id", type=int, default=None)
     return parser
 
 
@@ -265,18 +259,11 @@ def _mesh(args: argparse.Namespace, config: object, multi: bool):
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     config, options, out, resume, no_cache, args = parse(argv)
-    multi = args.distributed or any(
-        x is not None
-        for x in (args.coordinator_address, args.num_processes, args.process_id)
-    )
-    if multi:  # before any other JAX call
-        try:
-            distributed.initialize(
-                args.coordinator_address, args.num_processes, args.process_id
-            )
-        except ValueError as error:
-            print(f"train.py: error: {error}", file=sys.stderr)
-            return 2
+    try:
+        multi = cli.join_multihost_run(args)  # before any other JAX call
+    except ValueError as error:
+        print(f"train.py: error: {error}", file=sys.stderr)
+        return 2
     primary = distributed.is_primary()
     if primary and args.preset_note:
         print(args.preset_note, flush=True)

@@ -72,14 +72,7 @@ def build_parser(algo: str) -> argparse.ArgumentParser:
         "multi-host (else $JAX_COORDINATOR_ADDRESS / $JAX_NUM_PROCESSES / "
         "$JAX_PROCESS_ID, or a cluster JAX detects)"
     )
-    dist.add_argument(
-        "--distributed", action="store_true", help="join a multi-process run"
-    )
-    dist.add_argument(
-        "--coordinator-address", default=None, help="host:port of process 0"
-    )
-    dist.add_argument("--num-processes", type=int, default=None)
-    dist.add_argument("--process-id", type=int, default=None)
+    cli.add_multihost_flags(dist, "join a multi-process run")
     return parser
 
 
@@ -97,17 +90,10 @@ def main(argv: list[str] | None = None) -> int:
         config = cli.dataclass_from_flags(_config_class(algo), args)
     except ValueError as error:
         parser.error(str(error))
-    multi = args.distributed or any(
-        x is not None
-        for x in (args.coordinator_address, args.num_processes, args.process_id)
-    )
-    if multi:  # before any other JAX call
-        try:
-            distributed.initialize(
-                args.coordinator_address, args.num_processes, args.process_id
-            )
-        except ValueError as error:
-            parser.error(str(error))
+    try:
+        cli.join_multihost_run(args)  # before any other JAX call
+    except ValueError as error:
+        parser.error(str(error))
 
     import jax
     import numpy as np
