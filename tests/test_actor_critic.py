@@ -9,20 +9,13 @@ import numpy as np
 import pytest
 from flax import struct
 from gymnax.environments import environment, spaces
+from trees import assert_trees_close
 
 import jaxpg
 from jaxpg import losses, returns
 from jaxpg.algorithms import actor_critic
 
 pytestmark = pytest.mark.timeout(300)
-
-
-def assert_trees_close(a, b, rtol=1e-5, atol=1e-6):
-    la, ta = jax.tree.flatten(a)
-    lb, tb = jax.tree.flatten(b)
-    assert ta == tb
-    for x, y in zip(la, lb, strict=True):
-        np.testing.assert_allclose(np.asarray(x), np.asarray(y), rtol=rtol, atol=atol)
 
 
 # ---------------------------------------------------------------------------

@@ -6,8 +6,8 @@ import json
 import shutil
 
 import jax
-import numpy as np
 import pytest
+from trees import assert_bit_identical
 
 import jaxpg
 from jaxpg import checkpoint
@@ -17,24 +17,6 @@ pytestmark = pytest.mark.timeout(180)
 CONFIG = jaxpg.ReinforceConfig(
     env_id="CartPole-v1", num_envs=4, num_updates=4, hidden_sizes=(8,)
 )
-
-
-def _raw(leaf):
-    """Comparable numpy data of a leaf (a typed key's raw key data)."""
-    if jax.dtypes.issubdtype(leaf.dtype, jax.dtypes.prng_key):
-        return np.asarray(jax.random.key_data(leaf))
-    return np.asarray(leaf)
-
-
-def assert_bit_identical(a, b):
-    flat_a, tree_a = jax.tree_util.tree_flatten_with_path(a)
-    flat_b, tree_b = jax.tree_util.tree_flatten_with_path(b)
-    assert tree_a == tree_b
-    for (path, x), (_, y) in zip(flat_a, flat_b, strict=True):
-        name = jax.tree_util.keystr(path)
-        assert x.dtype == y.dtype, name
-        assert x.shape == y.shape, name
-        np.testing.assert_array_equal(_raw(x), _raw(y), err_msg=name)
 
 
 @pytest.fixture(scope="module")

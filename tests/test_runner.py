@@ -13,6 +13,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from trees import assert_bit_identical
 
 import jaxpg
 from jaxpg import runner
@@ -23,20 +24,6 @@ CONFIG = jaxpg.ReinforceConfig(
     env_id="CartPole-v1", num_envs=4, num_updates=6, hidden_sizes=(8,)
 )
 OPTIONS = runner.RunOptions(seed=1, chunk=2, eval_episodes=3, progress="lines")
-
-
-def _raw(leaf):
-    if jax.dtypes.issubdtype(leaf.dtype, jax.dtypes.prng_key):
-        return np.asarray(jax.random.key_data(leaf))
-    return np.asarray(leaf)
-
-
-def assert_bit_identical(a, b):
-    flat_a, tree_a = jax.tree_util.tree_flatten_with_path(a)
-    flat_b, tree_b = jax.tree_util.tree_flatten_with_path(b)
-    assert tree_a == tree_b
-    for (path, x), (_, y) in zip(flat_a, flat_b, strict=True):
-        np.testing.assert_array_equal(_raw(x), _raw(y), jax.tree_util.keystr(path))
 
 
 def snapshot(folder: Path) -> dict:

@@ -3,6 +3,7 @@
 import jax
 import numpy as np
 import pytest
+from trees import assert_trees_close
 
 import jaxpg
 from jaxpg.rollout import episode_statistics, episodic_rollout
@@ -12,14 +13,6 @@ pytestmark = pytest.mark.timeout(300)
 
 SMALL = jaxpg.ReinforceConfig(num_envs=8, num_updates=3, hidden_sizes=(16,))
 EPISODES = 8
-
-
-def assert_trees_close(a, b, rtol=1e-5, atol=1e-6):
-    la, ta = jax.tree.flatten(a)
-    lb, tb = jax.tree.flatten(b)
-    assert ta == tb
-    for x, y in zip(la, lb, strict=True):
-        np.testing.assert_allclose(np.asarray(x), np.asarray(y), rtol=rtol, atol=atol)
 
 
 def test_unreachable_threshold_uses_the_budget_and_matches_make_train():

@@ -7,20 +7,13 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 import tabular
+from trees import assert_trees_close
 
 import jaxpg
 
 pytestmark = pytest.mark.timeout(300)
 
 SMALL = jaxpg.ReinforceConfig(num_envs=8, num_updates=3, hidden_sizes=(16,))
-
-
-def assert_trees_close(a, b, rtol=1e-5, atol=1e-6):
-    la, ta = jax.tree.flatten(a)
-    lb, tb = jax.tree.flatten(b)
-    assert ta == tb
-    for x, y in zip(la, lb, strict=True):
-        np.testing.assert_allclose(np.asarray(x), np.asarray(y), rtol=rtol, atol=atol)
 
 
 def test_jit_equals_unjitted():
