@@ -144,20 +144,65 @@ def _nan_to_none(values: np.ndarray) -> list:
 
 def run_one(env_id: str, algo: str, args: argparse.Namespace) -> dict:
     """Trains ``args.seeds`` seeds of one preset in one compiled call; one row."""
-    import dataclasses
+    t_start = time.perf_counter()
+    config = preset_config(env_id, algo, args)
+    num_evals = min(args.evals, config.num_updates)
+    chunk, head = divmod(config.num_updates, num_evals)
+    one_seed = make_one_seed(env_id, config, args, num_evals, chunk, head)
+    out, compile_s, run_s = compile_and_run(one_seed, args)
 
+    steps = out["env_steps"].astype(np.int64)  # [seeds, num_updates]
+    cum_steps = np.cumsum(steps, axis=1)
+    total_steps = cum_steps[:, -1]
+    eval_updates = head + chunk * np.arange(1, num_evals + 1)  # updates done at each
+    eval_steps = cum_steps[:, eval_updates - 1]  # [seeds, num_evals]
+    final = out["final"].astype(np.float64)
+    row = describe_run(env_id, algo, config, args)
+    row.update(final_columns(final, args.resamples))
+    row.update(
+        eval_every_updates=chunk,
+        eval_episodes=args.eval_episodes,
+        eval_updates=eval_updates.tolist(),
+        eval_env_steps_mean=eval_steps.mean(0).tolist(),
+        eval_mean=out["evals"].mean(0).tolist(),
+        env_steps_per_seed=total_steps.tolist(),
+        compile_s=compile_s,
+        run_s=run_s,
+        steps_per_s=float(total_steps.sum() / run_s),
+    )
+    if row["threshold"] is not None:
+        row.update(
+            threshold_columns(
+                row["threshold"], final, out["evals"], eval_steps, total_steps, run_s
+            )
+        )
+    row["curve"] = curve_columns(out, cum_steps)
+    row["total_s"] = time.perf_counter() - t_start
+    row["command"] = args.command
+    row["date"] = args.date
+    return row
+
+
+def preset_config(env_id: str, algo: str, args: argparse.Namespace):
+    """The tuned preset with ``--set``'s changes (and ``--quick``'s num_updates)."""
+    import jaxpg
+
+    overrides = dict(args.overrides)
+    if args.quick:
+        overrides["num_updates"] = args.quick_updates
+    return jaxpg.tuned_config(algo, env_id, **overrides)
+
+
+def make_one_seed(
+    env_id: str, config, args: argparse.Namespace, num_evals: int, chunk: int, head: int
+):
+    """One seed's run from its key: ``head`` updates, then ``num_evals`` chunks of
+    ``chunk`` updates each followed by a greedy evaluation, then the final one."""
     import jax
 
     import jaxpg
     from jaxpg.evaluate import episode_returns
 
-    t_start = time.perf_counter()
-    overrides = dict(args.overrides)
-    if args.quick:
-        overrides["num_updates"] = args.quick_updates
-    config = jaxpg.tuned_config(algo, env_id, **overrides)
-    num_evals = min(args.evals, config.num_updates)
-    chunk, head = divmod(config.num_updates, num_evals)
     env, env_params = jaxpg.make_env(env_id)
     trainer = jaxpg.make_trainer(config)
     policy = jaxpg.make_policy(config, env, env_params)
@@ -196,6 +241,18 @@ def run_one(env_id: str, algo: str, args: argparse.Namespace) -> dict:
             "final": final.mean(),
         }
 
+    return one_seed
+
+
+def compile_and_run(
+    one_seed, args: argparse.Namespace
+) -> tuple[dict[str, np.ndarray], float, float]:
+    """``one_seed`` vmapped over ``args.seeds`` keys, compiled, then run: its
+    outputs as numpy (leading axis: seeds), compile seconds, run seconds."""
+    import jax
+
+    import jaxpg
+
     keys = jax.random.split(jax.random.key(args.seed), args.seeds)
     t0 = time.perf_counter()
     compiled = jaxpg.jit(jax.vmap(one_seed)).lower(keys).compile()
@@ -203,18 +260,14 @@ def run_one(env_id: str, algo: str, args: argparse.Namespace) -> dict:
     t0 = time.perf_counter()
     out = jax.block_until_ready(compiled(keys))
     run_s = time.perf_counter() - t0
-    out = jax.tree.map(np.asarray, out)
+    return jax.tree.map(np.asarray, out), compile_s, run_s
 
-    steps = out["env_steps"].astype(np.int64)  # [seeds, num_updates]
-    cum_steps = np.cumsum(steps, axis=1)
-    total_steps = cum_steps[:, -1]
-    eval_updates = head + chunk * np.arange(1, num_evals + 1)  # updates done at each
-    eval_steps = cum_steps[:, eval_updates - 1]  # [seeds, num_evals]
-    final = out["final"].astype(np.float64)
-    mean = float(final.mean())
-    lo, hi = bootstrap_ci(final, args.resamples)
-    threshold = THRESHOLDS.get(env_id)
-    row: dict = {
+
+def describe_run(env_id: str, algo: str, config, args: argparse.Namespace) -> dict:
+    """The row's first columns: what was run (preset, changes, config, seeds)."""
+    import dataclasses
+
+    return {
         "env": env_id,
         "algo": algo,
         "label": LABELS[algo],
@@ -227,44 +280,53 @@ def run_one(env_id: str, algo: str, args: argparse.Namespace) -> dict:
         },
         "seeds": args.seeds,
         "seed": args.seed,
-        "threshold": threshold,
-        "final_episodes": final_episodes,
-        "final_per_seed": final.tolist(),
-        "final_mean": mean,
-        "final_ci": [lo, hi],
-        "eval_every_updates": chunk,
-        "eval_episodes": eval_episodes,
-        "eval_updates": eval_updates.tolist(),
-        "eval_env_steps_mean": eval_steps.mean(0).tolist(),
-        "eval_mean": out["evals"].mean(0).tolist(),
-        "env_steps_per_seed": total_steps.tolist(),
-        "compile_s": compile_s,
-        "run_s": run_s,
-        "steps_per_s": float(total_steps.sum() / run_s),
+        "threshold": THRESHOLDS.get(env_id),
+        "final_episodes": args.final_episodes,
     }
-    if threshold is not None:
-        solved = final >= threshold
-        reached = out["evals"] >= threshold  # [seeds, num_evals]
-        first = np.where(reached.any(1), reached.argmax(1), -1)
-        to_threshold = [
-            int(eval_steps[s, i]) if i >= 0 else None for s, i in enumerate(first)
-        ]
-        got = [i for i in first if i >= 0]
-        hit_steps = [s for s in to_threshold if s is not None]
-        row.update(
-            solved_seeds=int(solved.sum()),
-            steps_to_threshold=to_threshold,
-            steps_to_threshold_median=float(np.median(hit_steps))
-            if hit_steps
-            else None,
-            # Prorated by environment steps (an update's cost follows its steps;
-            # REINFORCE's updates grow with the episodes).
-            wall_to_threshold_s=(
-                float(run_s * np.median(hit_steps) / total_steps.mean())
-                if got
-                else None
-            ),
-        )
+
+
+def final_columns(final: np.ndarray, resamples: int) -> dict:
+    """Each seed's final return, their mean and its bootstrap interval."""
+    lo, hi = bootstrap_ci(final, resamples)
+    return {
+        "final_per_seed": final.tolist(),
+        "final_mean": float(final.mean()),
+        "final_ci": [lo, hi],
+    }
+
+
+def threshold_columns(
+    threshold: float,
+    final: np.ndarray,
+    evals: np.ndarray,
+    eval_steps: np.ndarray,
+    total_steps: np.ndarray,
+    run_s: float,
+) -> dict:
+    """Seeds solved, and steps and wall time until the periodic evaluations
+    (``evals``, ``eval_steps``: ``[seeds, num_evals]``) first reach ``threshold``."""
+    solved = final >= threshold
+    reached = evals >= threshold  # [seeds, num_evals]
+    first = np.where(reached.any(1), reached.argmax(1), -1)
+    to_threshold = [
+        int(eval_steps[s, i]) if i >= 0 else None for s, i in enumerate(first)
+    ]
+    got = [i for i in first if i >= 0]
+    hit_steps = [s for s in to_threshold if s is not None]
+    return dict(
+        solved_seeds=int(solved.sum()),
+        steps_to_threshold=to_threshold,
+        steps_to_threshold_median=float(np.median(hit_steps)) if hit_steps else None,
+        # Prorated by environment steps (an update's cost follows its steps;
+        # REINFORCE's updates grow with the episodes).
+        wall_to_threshold_s=(
+            float(run_s * np.median(hit_steps) / total_steps.mean()) if got else None
+        ),
+    )
+
+
+def curve_columns(out: dict[str, np.ndarray], cum_steps: np.ndarray) -> dict:
+    """The training-return curve: at most 200 bins, mean and t-interval over seeds."""
     curve = out["episode_return"].astype(np.float64)
     # Before a seed's first finished episode its metric is the initial 0, not a
     # return: leave those updates out of the curve.
@@ -273,16 +335,12 @@ def run_one(env_id: str, algo: str, args: argparse.Namespace) -> dict:
     points = min(200, curve.shape[1])
     binned = _bin(curve, points)
     c_mean, c_lo, c_hi = t_interval(binned)
-    row["curve"] = {
+    return {
         "env_steps": _bin(cum_steps.mean(0).astype(np.float64), points).tolist(),
         "mean": _nan_to_none(c_mean),
         "lo": _nan_to_none(c_lo),
         "hi": _nan_to_none(c_hi),
     }
-    row["total_s"] = time.perf_counter() - t_start
-    row["command"] = args.command
-    row["date"] = args.date
-    return row
 
 
 def _jsonable(value):
@@ -507,6 +565,73 @@ def plot_env(path: Path, env_id: str, rows: list[dict]) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
+    args = parse_args(argv)
+
+    import jaxpg.presets as presets
+    from jaxpg import cli
+
+    if not args.no_cache:
+        cli.enable_compilation_cache(cli.default_cache_dir())
+    data_path = args.out / "data" / "results.json"
+    data = load_data(data_path, args.resamples)
+    jobs = [(e, a) for e in args.envs for a in args.algos if (a, e) in presets.PRESETS]
+    t_all = time.perf_counter()
+    for i, (env_id, algo) in enumerate(jobs, 1):
+        print(
+            f"[{i}/{len(jobs)}] {LABELS[algo]} on {env_id}: {args.seeds} seeds ...",
+            flush=True,
+        )
+        row = run_one(env_id, algo, args)
+        print_row(row)
+        data["rows"] = [
+            r
+            for r in data["rows"]
+            if (r["env"], r["algo"], r.get("tag")) != (env_id, algo, args.tag)
+        ] + [row]
+        write_outputs(args.out, data, env_id)
+    print(
+        f"wrote {args.out / 'results.md'}, {data_path} and "
+        f"{args.out / 'img'}/results-*.png in {time.perf_counter() - t_all:.0f} s"
+    )
+    return 0
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    """The command line, checked; adds ``overrides`` (from ``--set``), ``command``
+    and ``date``, and shrinks the evaluation sizes under ``--quick``."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    args.overrides = {}
+    for item in args.set:
+        field, sep, text = item.partition("=")
+        if not sep:
+            parser.error(f"--set: expected FIELD=VALUE; got {item!r}")
+        try:
+            args.overrides[field] = ast.literal_eval(text)
+        except (ValueError, SyntaxError):
+            args.overrides[field] = text
+    if bool(args.set) != bool(args.tag):
+        parser.error("--set and --tag go together (an experiment has a name)")
+    if args.seeds < 2:
+        parser.error("--seeds must be >= 2 (an interval across seeds needs two)")
+    import jaxpg.presets as presets
+
+    unknown = [e for e in args.envs if not any(e == k[1] for k in presets.PRESETS)]
+    if unknown:
+        parser.error(
+            f"--envs: no presets for {', '.join(unknown)}; known: {', '.join(ENVS)}"
+        )
+    if args.quick:
+        args.evals = min(args.evals, 2)
+        args.eval_episodes = min(args.eval_episodes, 3)
+        args.final_episodes = min(args.final_episodes, 5)
+        args.resamples = min(args.resamples, 1000)
+    args.command = "python scripts/results.py " + shlex.join(argv)
+    args.date = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d")
+    return args
+
+
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="results.py", description=__doc__.split("\n\n")[0]
     )
@@ -546,97 +671,59 @@ def main(argv: list[str] | None = None) -> int:
         "literals); needs --tag, and the rows go to the experiments table",
     )
     parser.add_argument("--tag", default=None, help="name of a --set experiment")
-    args = parser.parse_args(argv)
-    args.overrides = {}
-    for item in args.set:
-        field, sep, text = item.partition("=")
-        if not sep:
-            parser.error(f"--set: expected FIELD=VALUE; got {item!r}")
-        try:
-            args.overrides[field] = ast.literal_eval(text)
-        except (ValueError, SyntaxError):
-            args.overrides[field] = text
-    if bool(args.set) != bool(args.tag):
-        parser.error("--set and --tag go together (an experiment has a name)")
-    if args.seeds < 2:
-        parser.error("--seeds must be >= 2 (an interval across seeds needs two)")
-    import jaxpg.presets as presets
+    return parser
 
-    unknown = [e for e in args.envs if not any(e == k[1] for k in presets.PRESETS)]
-    if unknown:
-        parser.error(
-            f"--envs: no presets for {', '.join(unknown)}; known: {', '.join(ENVS)}"
-        )
-    if args.quick:
-        args.evals = min(args.evals, 2)
-        args.eval_episodes = min(args.eval_episodes, 3)
-        args.final_episodes = min(args.final_episodes, 5)
-        args.resamples = min(args.resamples, 1000)
-    args.command = "python scripts/results.py " + shlex.join(argv)
-    args.date = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d")
 
+def load_data(path: Path, resamples: int) -> dict:
+    """The rows already in ``path`` (none if it is missing) and this run's meta."""
     import jax
 
-    from jaxpg import cli
-
-    if not args.no_cache:
-        cli.enable_compilation_cache(cli.default_cache_dir())
     import jaxpg
 
-    data_path = args.out / "data" / "results.json"
     data = {"rows": []}
-    if data_path.exists():
-        data = json.loads(data_path.read_text(encoding="utf-8"))
+    if path.exists():
+        data = json.loads(path.read_text(encoding="utf-8"))
     data["meta"] = {
         "jax_version": jax.__version__,
         "jaxpg_version": jaxpg.__version__,
         "backend": jax.default_backend(),
         "cpu_count": os.cpu_count(),
         "platform": platform.platform(terse=True),
-        "resamples": args.resamples,
+        "resamples": resamples,
         "bootstrap_seed": 0,
         "ci_level": CI_LEVEL,
     }
-    jobs = [(e, a) for e in args.envs for a in args.algos if (a, e) in presets.PRESETS]
-    t_all = time.perf_counter()
-    for i, (env_id, algo) in enumerate(jobs, 1):
-        print(
-            f"[{i}/{len(jobs)}] {LABELS[algo]} on {env_id}: {args.seeds} seeds ...",
-            flush=True,
-        )
-        row = run_one(env_id, algo, args)
-        lo, hi = row["final_ci"]
-        solved = (
-            f", solved {row['solved_seeds']}/{row['seeds']}"
-            if row["threshold"] is not None
-            else ""
-        )
-        print(
-            f"    final return {row['final_mean']:.1f} [{lo:.1f}, {hi:.1f}]{solved}; "
-            f"{np.mean(row['env_steps_per_seed']):.3g} steps/seed; compile "
-            f"{row['compile_s']:.1f} s, run {row['run_s']:.1f} s "
-            f"({row['steps_per_s']:,.0f} steps/s), total {row['total_s']:.1f} s",
-            flush=True,
-        )
-        data["rows"] = [
-            r
-            for r in data["rows"]
-            if (r["env"], r["algo"], r.get("tag")) != (env_id, algo, args.tag)
-        ] + [row]
-        (args.out / "data").mkdir(parents=True, exist_ok=True)
-        (args.out / "img").mkdir(parents=True, exist_ok=True)
-        docgen.write_json(data_path, data, indent=1)
-        plot_env(
-            args.out / "img" / f"results-{env_id}.png",
-            env_id,
-            [r for r in data["rows"] if r["env"] == env_id and not r.get("tag")],
-        )
-        write_markdown(args.out / "results.md", data)
-    print(
-        f"wrote {args.out / 'results.md'}, {data_path} and "
-        f"{args.out / 'img'}/results-*.png in {time.perf_counter() - t_all:.0f} s"
+    return data
+
+
+def print_row(row: dict) -> None:
+    """The one-line summary of a finished row."""
+    lo, hi = row["final_ci"]
+    solved = (
+        f", solved {row['solved_seeds']}/{row['seeds']}"
+        if row["threshold"] is not None
+        else ""
     )
-    return 0
+    print(
+        f"    final return {row['final_mean']:.1f} [{lo:.1f}, {hi:.1f}]{solved}; "
+        f"{np.mean(row['env_steps_per_seed']):.3g} steps/seed; compile "
+        f"{row['compile_s']:.1f} s, run {row['run_s']:.1f} s "
+        f"({row['steps_per_s']:,.0f} steps/s), total {row['total_s']:.1f} s",
+        flush=True,
+    )
+
+
+def write_outputs(out: Path, data: dict, env_id: str) -> None:
+    """results.json, the plot of ``env_id`` and the page, from all rows so far."""
+    (out / "data").mkdir(parents=True, exist_ok=True)
+    (out / "img").mkdir(parents=True, exist_ok=True)
+    docgen.write_json(out / "data" / "results.json", data, indent=1)
+    plot_env(
+        out / "img" / f"results-{env_id}.png",
+        env_id,
+        [r for r in data["rows"] if r["env"] == env_id and not r.get("tag")],
+    )
+    write_markdown(out / "results.md", data)
 
 
 if __name__ == "__main__":
