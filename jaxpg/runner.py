@@ -34,7 +34,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -597,6 +597,395 @@ def _final_eval(returns: np.ndarray, update: int, episodes: int) -> dict:
     }
 
 
+def _checkpoint_start(
+    out: Path, trainer: Any, config: Any, options: RunOptions
+) -> tuple[Any, int]:
+    """(state, update count) of the checkpoint a resumed run starts from."""
+    state = load_checkpoint(out, trainer, config, options)
+    done = int(np.asarray(state.step).reshape(-1)[0])
+    if done > config.num_updates:
+        raise RunError(
+            f"the checkpoint in {out} is at update {done}, past "
+            f"num_updates={config.num_updates}"
+        )
+    return state, done
+
+
+def _header(config: Any, options: RunOptions, out: Path, mesh: Any) -> str:
+    """The first line a run logs: what it trains, on what, into which folder."""
+    seeds = options.seeds
+    return (
+        f"jaxpg {algorithm_label(config)} on {config.env_id}: {config.num_envs} envs x "
+        f"{config.num_updates} updates, seed {options.seed}"
+        + (f" x {seeds} seeds (one vmapped call)" if seeds > 1 else "")
+        + (
+            f" over {mesh.size} devices ({jax.process_count()} processes)"
+            if mesh is not None
+            else ""
+        )
+        + f", {jax.default_backend()} | run folder {out}"
+    )
+
+
+class _Programs(NamedTuple):
+    """The compiled programs the loop calls."""
+
+    chunks: dict[int, Any]  # n: state -> (state after n updates, metrics)
+    finite: Any  # params -> [seeds] bool (every leaf finite)
+    evaluate: Any  # (key, params) -> [seeds, episodes] greedy returns
+
+
+def _chunk_sizes(chunk: int, total: int, done: int) -> list[int]:
+    """The update counts of the chunks left after update ``done``.
+
+    The last chunk is shorter when ``chunk`` does not divide ``total``; a run
+    resumed at that last chunk never calls (so never compiles) a full one.
+    """
+    sizes = {chunk} | ({total % chunk} if total % chunk else set())
+    return [n for n in sorted(sizes) if done + n <= total]
+
+
+def _evaluator(
+    policy: Any, env: Any, env_params: Any, episodes: int, seeds: int
+) -> Callable:
+    """(key, params) -> [seeds, episodes] greedy returns (the key split per seed)."""
+
+    def evaluate(key, params):
+        def one(k, p):
+            return episode_returns(k, policy, p["policy"], env, env_params, episodes)
+
+        if seeds == 1:
+            return one(key, params)[None]
+        return jax.vmap(one)(jax.random.split(key, seeds), params)
+
+    return evaluate
+
+
+def _compile_programs(
+    trainer: Any,
+    evaluate: Callable,
+    options: RunOptions,
+    sizes: list[int],
+    keys: tuple[jax.Array, jax.Array],
+    state: Any,
+    jit_kwargs: tuple[dict, dict, dict],
+    cache_key: tuple | None,
+) -> tuple[_Programs, Any]:
+    """Compiles (AOT) a run's programs; returns them and the starting state.
+
+    ``state`` is the resumed TrainState, or None: then the compiled init program
+    makes a fresh one (the other programs are lowered on it). ``cache_key`` names
+    the run in the process-wide cache (None: compiled anew, not cached).
+    """
+    seeds, episodes = options.seeds, options.eval_episodes
+    key_init, key_eval = keys
+    init_jit, run_jit, small_jit = jit_kwargs
+
+    def key(*parts: Any) -> tuple | None:
+        return None if cache_key is None else (*cache_key, *parts)
+
+    init_fn = _compiled(
+        key("init"),
+        lambda: jax.jit(_init_fn(trainer, seeds), **init_jit).lower(key_init).compile(),
+    )
+    if state is None:
+        state = init_fn(key_init)
+    chunks = {
+        n: _compiled(
+            key("run", n),
+            lambda n=n: (
+                jax.jit(_chunk_program(trainer, seeds, n), **run_jit)
+                .lower(state)
+                .compile()
+            ),
+        )
+        for n in sizes
+    }
+    finite_fn = _compiled(
+        key("finite"),
+        lambda: (
+            jax.jit(lambda p: _all_finite(p, seeds), **small_jit)
+            .lower(state.params)
+            .compile()
+        ),
+    )
+    eval_fn = _compiled(
+        key("eval", episodes),
+        lambda: jax.jit(evaluate, **small_jit).lower(key_eval, state.params).compile(),
+    )
+    return _Programs(chunks, finite_fn, eval_fn), state
+
+
+def _prepare_run_folder(
+    out: Path,
+    config: Any,
+    options: RunOptions,
+    done: int,
+    *,
+    resume: bool,
+    primary: bool,
+) -> list[int]:
+    """Creates ``out``; returns each seed's env steps up to update ``done``.
+
+    Only process 0 writes: a resumed run's metrics.jsonl loses the rows logged
+    after its checkpoint (the loop redoes those updates), a new run gets its
+    config.json.
+    """
+    out.mkdir(parents=True, exist_ok=True)
+    rows_before = [r for r in read_metrics(out) if r.get("update", 0) <= done]
+    totals = [0] * options.seeds
+    for row in rows_before:
+        totals[row.get("seed_index", 0)] = row["env_steps_total"]
+    if resume and primary:  # drop rows logged after the checkpoint: they are redone
+        lines = "".join(json.dumps(r, allow_nan=False) + "\n" for r in rows_before)
+        tmp = out / ".metrics.jsonl.partial"
+        tmp.write_text(lines, encoding="utf-8")
+        os.replace(tmp, out / "metrics.jsonl")
+    elif primary:
+        write_json(out / "config.json", run_config_json(config, options))
+    return totals
+
+
+def _divergence_message(what: str, last_checkpoint: int | None, out: Path) -> str:
+    """What a diverged run prints last: what failed, what is kept, what to try."""
+    kept = (
+        f"the last good checkpoint (update {last_checkpoint}) is kept in "
+        f"{out / 'checkpoint'}"
+        if last_checkpoint is not None
+        else "no checkpoint had been saved yet"
+    )
+    return (
+        f"training stopped: {what}; the state after that chunk was not "
+        f"saved, {kept}. Try a smaller --learning-rate or "
+        "--max-grad-norm."
+    )
+
+
+def _interrupted_message(
+    signum: int, done: int, total: int, out: Path, mesh: Any
+) -> str:
+    """What a run stopped by a signal prints last: how to resume it."""
+    name = signal.Signals(signum).name
+    return (
+        f"{name}: stopped after update {done}/{total} and saved a "
+        f"checkpoint in {out / 'checkpoint'}; resume with:\n  "
+        f"{resume_command(out)}"
+        + (f" --devices {mesh.size}" if mesh is not None else "")
+    )
+
+
+def _tensorboard_chunk(
+    writer: Any, metrics: dict, seeds: int, n: int, before: int
+) -> None:
+    """Every metric of a chunk's ``n`` updates after ``before`` (mean over seeds)."""
+    for i in range(n):
+        for k, v in metrics.items():
+            value = np.asarray(v).reshape(seeds, n)[:, i].astype(float)
+            writer.add_scalar(f"train/{k}", float(value.mean()), before + i + 1)
+
+
+@dataclasses.dataclass(kw_only=True)
+class _Loop:
+    """The chunk loop of :func:`train_run` and where it stands.
+
+    ``state`` is the last good TrainState (after update ``done``); the other
+    fields are what the summary reports. Only process 0 writes files; every
+    process saves the checkpoint (collective).
+    """
+
+    programs: _Programs
+    config: Any
+    options: RunOptions
+    out: Path
+    primary: bool
+    key_eval: jax.Array
+    writer: Any  # a tensorboardX SummaryWriter, or None
+    progress: _Progress
+    state: Any
+    done: int
+    totals: list[int]  # env steps per seed
+    last_checkpoint: int | None
+    status: str = "finished"  # as RunOutcome.status
+    message: str = ""
+    exit_code: int = 0
+    last_eval: np.ndarray | None = None  # [seeds, episodes] greedy returns
+    last_return: float = math.nan  # mean training return of the last update
+
+    def save(self) -> None:
+        checkpoint.save(self.out / "checkpoint", self.state, self.config)
+        self.last_checkpoint = self.done
+
+    def evaluate(self, announce: bool = True) -> np.ndarray:
+        """The state's greedy returns [seeds, episodes], appended to evals.jsonl."""
+        at, seeds = self.done, self.options.seeds
+        key = jax.random.fold_in(self.key_eval, at)
+        returns = self.programs.evaluate(key, self.state.params)
+        returns = np.asarray(jax.device_get(returns))
+        row = {
+            "update": at,
+            "env_steps_total": self.totals[:],
+            "mean_return": returns.mean(axis=1).tolist(),
+            "std_return": returns.std(axis=1).tolist(),
+        }
+        if self.primary:
+            with open(self.out / "evals.jsonl", "a", encoding="utf-8") as f:
+                f.write(json.dumps(row) + "\n")
+        if self.writer is not None:
+            self.writer.add_scalar("eval/mean_return", float(returns.mean()), at)
+        means = returns.mean(axis=1)
+        per_seed = (
+            f" (seeds: {', '.join(f'{m:.1f}' for m in means)})" if seeds > 1 else ""
+        )
+        if announce:
+            self.progress.write(
+                f"evaluation at update {at}: greedy return {returns.mean():.1f} ± "
+                f"{returns.std():.1f} over {self.options.eval_episodes} episodes"
+                f"{per_seed}"
+            )
+        return returns
+
+    def _check(self, new_state: Any, metrics: dict, n: int) -> tuple[int, str | None]:
+        """(updates of the chunk to keep, what went wrong: None when all finite)."""
+        seeds = self.options.seeds
+        finite = np.asarray(self.programs.finite(new_state.params)).reshape(seeds)
+        loss_ok = np.isfinite(np.asarray(metrics["loss"])).all()
+        if bool(loss_ok and finite.all()):
+            return n, None
+        bad, what = _describe_failure(metrics, finite, self.done, seeds)
+        return bad - self.done, what
+
+    def _write_rows(self, file: Any, metrics: dict, count: int) -> None:
+        """metrics.jsonl rows of the first ``count`` updates after ``done``."""
+        seeds = self.options.seeds
+        for row in _metric_rows(metrics, self.done + 1, count, seeds, self.totals):
+            file.write(json.dumps(row, allow_nan=False) + "\n")
+        file.flush()
+
+    def _advance(
+        self, new_state: Any, metrics: dict, n: int, t_train: float, steps_at_start: int
+    ) -> None:
+        """Takes a good chunk's state; reports its return and speed."""
+        seeds = self.options.seeds
+        self.state = new_state
+        before, self.done = self.done, self.done + n
+        returns = np.asarray(metrics["episode_return"]).reshape(seeds, n)[:, -1]
+        self.last_return = float(returns.mean())
+        if self.writer is not None:
+            _tensorboard_chunk(self.writer, metrics, seeds, n, before)
+        rate = (sum(self.totals) - steps_at_start) / max(
+            time.perf_counter() - t_train, 1e-9
+        )
+        self.progress.update(
+            self.done, n, sum(self.totals) // seeds, rate, self.last_return
+        )
+
+    def _stops(self, before: int, signals: _Signals, mesh: Any) -> bool:
+        """Evaluates and checkpoints when due after a chunk; True: stop the run.
+
+        A run stops when an evaluation reaches ``stop_at_return`` or a signal has
+        come; both save a checkpoint first.
+        """
+        options, total = self.options, self.config.num_updates
+        if _crossed(before, self.done, options.eval_every) and self.done < total:
+            self.last_eval = self.evaluate()
+            target = options.stop_at_return
+            if target is not None and (self.last_eval.mean(axis=1) >= target).all():
+                self.status = "solved"
+                self.message = (
+                    f"stopped early at update {self.done}: the greedy evaluation "
+                    f"reached --stop-at-return {target:g}"
+                )
+                self.save()
+                return True
+        if signals.received is not None:
+            self.save()
+            self.status, self.exit_code = "interrupted", 128 + signals.received
+            self.message = _interrupted_message(
+                signals.received, self.done, total, self.out, mesh
+            )
+            return True
+        if self.done == total or _crossed(before, self.done, options.checkpoint_every):
+            self.save()
+        return False
+
+    def run(
+        self, chunk: int, mesh: Any, on_chunk: Callable[[int], None] | None
+    ) -> float:
+        """Runs chunks until the end, a divergence, an early stop or a signal.
+
+        Closes the progress display; returns the seconds spent training.
+        """
+        total = self.config.num_updates
+        t_train = time.perf_counter()
+        steps_at_start = sum(self.totals)
+        with (
+            _Signals() as signals,
+            open(
+                self.out / "metrics.jsonl" if self.primary else os.devnull,
+                "a",
+                encoding="utf-8",
+            ) as metrics_file,
+        ):
+            while self.done < total:
+                before, n = self.done, min(chunk, total - self.done)
+                new_state, metrics = self.programs.chunks[n](self.state)
+                metrics = jax.device_get(metrics)
+                good, failure = self._check(new_state, metrics, n)
+                # The rows before a bad update are logged; the chunk's state is not kept.
+                self._write_rows(metrics_file, metrics, good)
+                if failure is not None:
+                    self.status, self.exit_code = "diverged", 1
+                    self.message = _divergence_message(
+                        failure, self.last_checkpoint, self.out
+                    )
+                    break
+                self._advance(new_state, metrics, n, t_train, steps_at_start)
+                if on_chunk is not None:
+                    on_chunk(self.done)
+                if self._stops(before, signals, mesh):
+                    break
+        self.progress.close()
+        return time.perf_counter() - t_train
+
+    def final_evaluation(self) -> dict | None:
+        """summary.json's "eval" (None unless the run finished or was solved).
+
+        A finished run is evaluated once more; a solved one reports the evaluation
+        that stopped it.
+        """
+        if self.status == "finished":
+            self.last_eval = self.evaluate(announce=False)
+        if self.status in ("finished", "solved") and self.last_eval is not None:
+            return _final_eval(self.last_eval, self.done, self.options.eval_episodes)
+        return None
+
+
+def _summary(loop: _Loop, final: dict | None, times: dict[str, float]) -> dict:
+    """summary.json: how the run ended, its env steps, returns and timings."""
+    last_return = loop.last_return
+    return {
+        "env_id": loop.config.env_id,
+        "status": loop.status,
+        "updates": loop.done,
+        "num_updates": loop.config.num_updates,
+        "checkpoint_update": loop.last_checkpoint,
+        "env_steps": loop.totals,
+        "final_train_return": last_return if math.isfinite(last_return) else None,
+        "eval": final,
+        "seconds": times,
+    }
+
+
+def _final_eval_text(final: dict, episodes: int, seeds: int) -> str:
+    """The line that reports summary.json's "eval"."""
+    return (
+        f"evaluation over {episodes} greedy episodes"
+        + (f" x {seeds} seeds" if seeds > 1 else "")
+        + f": return {final['mean_return']:.1f} ± {final['std_return']:.1f} "
+        f"(min {final['min_return']:.1f}, max {final['max_return']:.1f})"
+    )
+
+
 def train_run(
     config: Any,
     options: RunOptions,
@@ -657,94 +1046,37 @@ def train_run(
     total = config.num_updates
     key_init, key_eval = _init_keys(options.seed, seeds)
 
-    # ---- the starting state: a fresh one, or the checkpoint
-    if resume:
-        state = load_checkpoint(out, trainer, config, options)
-        done = int(np.asarray(state.step).reshape(-1)[0])
-        if done > total:
-            raise RunError(
-                f"the checkpoint in {out} is at update {done}, past num_updates={total}"
-            )
-    else:
-        done = 0
+    # ---- the starting state: the checkpoint, or (None) a fresh one made below
+    state, done = (
+        _checkpoint_start(out, trainer, config, options) if resume else (None, 0)
+    )
     state_sh, init_jit, run_jit, small_jit = _placement(trainer, mesh, config, key_init)
     if resume and state_sh is not None:
         state = jax.device_put(state, state_sh)
+    # Programs of a custom trainer/env/policy are not cached: the key cannot name them.
     mesh_key = None if mesh is None else tuple(d.id for d in mesh.devices.flat)
     cache_key = None if custom else (config, seeds, mesh_key)
-
-    log(
-        f"jaxpg {algorithm_label(config)} on {config.env_id}: {config.num_envs} envs x "
-        f"{total} updates, seed {options.seed}"
-        + (f" x {seeds} seeds (one vmapped call)" if seeds > 1 else "")
-        + (
-            f" over {mesh.size} devices ({jax.process_count()} processes)"
-            if mesh is not None
-            else ""
-        )
-        + f", {jax.default_backend()} | run folder {out}"
-    )
+    log(_header(config, options, out, mesh))
 
     # ---- compile (AOT), timed apart from training
     t0 = time.perf_counter()
-    init_fn = _compiled(
-        None if custom else (*cache_key, "init"),
-        lambda: jax.jit(_init_fn(trainer, seeds), **init_jit).lower(key_init).compile(),
-    )
-    if not resume:
-        state = init_fn(key_init)
-    sizes = {chunk} | ({total % chunk} if total % chunk else set())
-    programs = {
-        n: _compiled(
-            None if custom else (*cache_key, "run", n),
-            lambda n=n: (
-                jax.jit(_chunk_program(trainer, seeds, n), **run_jit)
-                .lower(state)
-                .compile()
-            ),
-        )
-        for n in sorted(sizes)
-        if done + n <= total
-    }
-    finite_fn = _compiled(
-        None if custom else (*cache_key, "finite"),
-        lambda: (
-            jax.jit(lambda p: _all_finite(p, seeds), **small_jit)
-            .lower(state.params)
-            .compile()
-        ),
-    )
-    num_eval = options.eval_episodes
-
-    def evaluate(key, params):
-        def one(k, p):
-            return episode_returns(k, policy, p["policy"], env, env_params, num_eval)
-
-        if seeds == 1:
-            return one(key, params)[None]
-        return jax.vmap(one)(jax.random.split(key, seeds), params)
-
-    eval_fn = _compiled(
-        None if custom else (*cache_key, "eval", num_eval),
-        lambda: jax.jit(evaluate, **small_jit).lower(key_eval, state.params).compile(),
+    programs, state = _compile_programs(
+        trainer,
+        _evaluator(policy, env, env_params, options.eval_episodes, seeds),
+        options,
+        _chunk_sizes(chunk, total, done),
+        (key_init, key_eval),
+        state,
+        (init_jit, run_jit, small_jit),
+        cache_key,
     )
     compile_time = time.perf_counter() - t0
 
     # ---- files: from here on the run folder is written
-    out.mkdir(parents=True, exist_ok=True)
-    rows_before = [r for r in read_metrics(out) if r.get("update", 0) <= done]
-    totals = [0] * seeds
-    for row in rows_before:
-        totals[row.get("seed_index", 0)] = row["env_steps_total"]
-    if resume and primary:  # drop rows logged after the checkpoint: they are redone
-        lines = "".join(json.dumps(r, allow_nan=False) + "\n" for r in rows_before)
-        tmp = out / ".metrics.jsonl.partial"
-        tmp.write_text(lines, encoding="utf-8")
-        os.replace(tmp, out / "metrics.jsonl")
-    elif primary:
-        write_json(out / "config.json", run_config_json(config, options))
+    totals = _prepare_run_folder(
+        out, config, options, done, resume=resume, primary=primary
+    )
     writer = _tensorboard_writer(out) if options.tensorboard and primary else None
-
     log(
         f"compiled in {seconds(compile_time)}"
         + (f"; {cache_note()}" if cache_note is not None else "")
@@ -753,159 +1085,39 @@ def train_run(
         log(f"resuming at update {done}/{total} from {out / 'checkpoint'}")
 
     # ---- training: one compiled chunk at a time
-    status, message, exit_code = "finished", "", 0
-    last_checkpoint = done if resume else None
-    eval_rows: list[dict] = []
-    last_eval: np.ndarray | None = None
-    progress = _Progress(options.progress if primary else "off", total, done)
-    t_train = time.perf_counter()
-    steps_at_start = sum(totals)
-    last_return = float("nan")
-
-    def save(state: Any, at: int) -> None:
-        nonlocal last_checkpoint
-        checkpoint.save(out / "checkpoint", state, config)
-        last_checkpoint = at
-
-    def run_eval(state: Any, at: int, announce: bool = True) -> np.ndarray:
-        key = jax.random.fold_in(key_eval, at)
-        returns = np.asarray(jax.device_get(eval_fn(key, state.params)))
-        row = {
-            "update": at,
-            "env_steps_total": totals[:],
-            "mean_return": returns.mean(axis=1).tolist(),
-            "std_return": returns.std(axis=1).tolist(),
-        }
-        eval_rows.append(row)
-        if primary:
-            with open(out / "evals.jsonl", "a", encoding="utf-8") as f:
-                f.write(json.dumps(row) + "\n")
-        if writer is not None:
-            writer.add_scalar("eval/mean_return", float(returns.mean()), at)
-        means = returns.mean(axis=1)
-        per_seed = (
-            f" (seeds: {', '.join(f'{m:.1f}' for m in means)})" if seeds > 1 else ""
-        )
-        if announce:
-            progress.write(
-                f"evaluation at update {at}: greedy return {returns.mean():.1f} ± "
-                f"{returns.std():.1f} over {num_eval} episodes{per_seed}"
-            )
-        return returns
-
-    with (
-        _Signals() as signals,
-        open(
-            out / "metrics.jsonl" if primary else os.devnull, "a", encoding="utf-8"
-        ) as metrics_file,
-    ):
-        while done < total:
-            n = min(chunk, total - done)
-            new_state, metrics = programs[n](state)
-            metrics = jax.device_get(metrics)
-            finite = np.asarray(finite_fn(new_state.params)).reshape(seeds)
-            loss_ok = np.isfinite(np.asarray(metrics["loss"])).all()
-            ok = bool(loss_ok and finite.all())
-            rows_to_write = n
-            if not ok:
-                bad, what = _describe_failure(metrics, finite, done, seeds)
-                rows_to_write = bad - done
-            for row in _metric_rows(metrics, done + 1, rows_to_write, seeds, totals):
-                metrics_file.write(json.dumps(row, allow_nan=False) + "\n")
-            metrics_file.flush()
-            if not ok:
-                kept = (
-                    f"the last good checkpoint (update {last_checkpoint}) is kept in "
-                    f"{out / 'checkpoint'}"
-                    if last_checkpoint is not None
-                    else "no checkpoint had been saved yet"
-                )
-                status, exit_code = "diverged", 1
-                message = (
-                    f"training stopped: {what}; the state after that chunk was not "
-                    f"saved, {kept}. Try a smaller --learning-rate or "
-                    "--max-grad-norm."
-                )
-                break
-            state = new_state
-            before, done = done, done + n
-            returns = np.asarray(metrics["episode_return"]).reshape(seeds, n)[:, -1]
-            last_return = float(returns.mean())
-            if writer is not None:
-                for i in range(n):
-                    for k, v in metrics.items():
-                        value = np.asarray(v).reshape(seeds, n)[:, i].astype(float)
-                        writer.add_scalar(
-                            f"train/{k}", float(value.mean()), before + i + 1
-                        )
-            rate = (sum(totals) - steps_at_start) / max(
-                time.perf_counter() - t_train, 1e-9
-            )
-            progress.update(done, n, sum(totals) // seeds, rate, last_return)
-            if on_chunk is not None:
-                on_chunk(done)
-            if _crossed(before, done, options.eval_every) and done < total:
-                last_eval = run_eval(state, done)
-                target = options.stop_at_return
-                if target is not None and (last_eval.mean(axis=1) >= target).all():
-                    status = "solved"
-                    message = (
-                        f"stopped early at update {done}: the greedy evaluation "
-                        f"reached --stop-at-return {target:g}"
-                    )
-                    save(state, done)
-                    break
-            if signals.received is not None:
-                save(state, done)
-                name = signal.Signals(signals.received).name
-                status, exit_code = "interrupted", 128 + signals.received
-                message = (
-                    f"{name}: stopped after update {done}/{total} and saved a "
-                    f"checkpoint in {out / 'checkpoint'}; resume with:\n  "
-                    f"{resume_command(out)}"
-                    + (f" --devices {mesh.size}" if mesh is not None else "")
-                )
-                break
-            if done == total or _crossed(before, done, options.checkpoint_every):
-                save(state, done)
-    progress.close()
-    train_time = time.perf_counter() - t_train
+    loop = _Loop(
+        programs=programs,
+        config=config,
+        options=options,
+        out=out,
+        primary=primary,
+        key_eval=key_eval,
+        writer=writer,
+        progress=_Progress(options.progress if primary else "off", total, done),
+        state=state,
+        done=done,
+        totals=totals,
+        last_checkpoint=done if resume else None,
+    )
+    train_time = loop.run(chunk, mesh, on_chunk)
 
     # ---- the end: a final evaluation of a finished run, and the summary
-    final = None
-    if status == "finished":
-        last_eval = run_eval(state, done, announce=False)
-    if status in ("finished", "solved") and last_eval is not None:
-        final = _final_eval(last_eval, done, num_eval)
+    final = loop.final_evaluation()
     if writer is not None:
         writer.close()
-    summary = {
-        "env_id": config.env_id,
-        "status": status,
-        "updates": done,
-        "num_updates": total,
-        "checkpoint_update": last_checkpoint,
-        "env_steps": totals,
-        "final_train_return": last_return if math.isfinite(last_return) else None,
-        "eval": final,
-        "seconds": {
-            "total": time.perf_counter() - t_start,
-            "compile": compile_time,
-            "train": train_time,
-        },
+    times = {
+        "total": time.perf_counter() - t_start,
+        "compile": compile_time,
+        "train": train_time,
     }
+    summary = _summary(loop, final, times)
     if primary:
         write_json(out / "summary.json", summary)
     if final is not None:
-        log(
-            f"evaluation over {num_eval} greedy episodes"
-            + (f" x {seeds} seeds" if seeds > 1 else "")
-            + f": return {final['mean_return']:.1f} ± {final['std_return']:.1f} "
-            f"(min {final['min_return']:.1f}, max {final['max_return']:.1f})"
-        )
-    if message:
-        log(message)
-    return RunOutcome(status, done, state, message, exit_code)
+        log(_final_eval_text(final, options.eval_episodes, seeds))
+    if loop.message:
+        log(loop.message)
+    return RunOutcome(loop.status, loop.done, loop.state, loop.message, loop.exit_code)
 
 
 def run_config_json(config: Any, options: RunOptions) -> dict:
