@@ -225,3 +225,38 @@ def test_plot_only_writes_a_png_from_a_small_json(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert out.stat().st_size > 10_000
+
+
+# ------------------------------------------------------------------ seeds table
+
+
+def test_seeds_table_lists_both_core_settings_and_judges_each_ratio():
+    bm = load("benchmark")
+
+    def row(k, ratio):
+        return {
+            "k": k,
+            "vmap": {"wall_s": 0.5, "us_per_step": ratio},
+            "wide": {"wall_s": 0.5, "us_per_step": 1.0},
+            "ratio": ratio,
+        }
+
+    seeds = {"updates": 10, "num_envs": 64}
+    report = {
+        "environment": {
+            "processor": "x86_64",
+            "cpu_count": 2,
+            "device": "cpu:0",
+            "jax": "0",
+            "python": "3",
+            "date": "today",
+            "loadavg_start": [0.0],
+        },
+        "repeats": 3,
+        "throughput": {},
+        "seeds": {**seeds, "rows": [row(8, 1.24)]},
+        "seeds_core0": {**seeds, "rows": [row(8, 1.10)]},
+    }
+    text = bm.markdown(report, "python scripts/benchmark.py")
+    assert "| all | 8 | 0.500 | 1.240 | 0.500 | 1.000 | 1.24 (missed) |" in text
+    assert "| 0 | 8 | 0.500 | 1.100 | 0.500 | 1.000 | 1.10 (met) |" in text
