@@ -735,10 +735,16 @@ def table_a(part: dict) -> list[str]:
 def _row(part: dict, label_start: str) -> dict:
     """The row whose label starts so; NaNs when the run left it out (--quick)."""
     missing = dict.fromkeys(
-        ("variance", "samples_for_cosine", "relative_bias", "bias_over_noise"),
+        (
+            "variance",
+            "samples_for_cosine",
+            "relative_bias",
+            "bias_over_noise",
+            "max_abs_z",
+            "cosine",
+        ),
         float("nan"),
     )
-    missing["cosine"] = float("nan")
     return next(
         (r for r in part["rows"] if r["label"].startswith(label_start)), missing
     )
