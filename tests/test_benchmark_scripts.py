@@ -180,6 +180,17 @@ def test_comparison_markdown_from_a_small_report(ct):
 
 # ------------------------------------------------------------------ throughput PNG
 
+# What benchmark.environment() records, for reports made up by the tests below.
+ENVIRONMENT = {
+    "processor": "x86_64",
+    "cpu_count": 2,
+    "device": "cpu:0",
+    "jax": "0",
+    "python": "3",
+    "date": "today",
+    "loadavg_start": [0.0],
+}
+
 
 def test_plot_only_writes_a_png_from_a_small_json(tmp_path):
     def rate(x):
@@ -196,13 +207,7 @@ def test_plot_only_writes_a_png_from_a_small_json(tmp_path):
         for n in (1, 16, 64)
     }
     report = {
-        "environment": {
-            "processor": "x86_64",
-            "cpu_count": 2,
-            "device": "cpu:0",
-            "jax": "0",
-            "date": "today",
-        },
+        "environment": ENVIRONMENT,
         "throughput": {"CartPole-v1": rows, "Pendulum-v1": rows},
     }
     src = tmp_path / "bench.json"
@@ -243,15 +248,7 @@ def test_seeds_table_lists_both_core_settings_and_judges_each_ratio():
 
     seeds = {"updates": 10, "num_envs": 64}
     report = {
-        "environment": {
-            "processor": "x86_64",
-            "cpu_count": 2,
-            "device": "cpu:0",
-            "jax": "0",
-            "python": "3",
-            "date": "today",
-            "loadavg_start": [0.0],
-        },
+        "environment": ENVIRONMENT,
         "repeats": 3,
         "throughput": {},
         "seeds": {**seeds, "rows": [row(8, 1.24)]},

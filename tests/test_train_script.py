@@ -153,6 +153,11 @@ def test_second_launch_reuses_the_compilation_cache(tiny_run, tmp_path):
         (["--baseline", "foo"], r"baseline must be one of 'none', 'mean', 'value'"),
         (["--num-envs", "abc"], r"argument --num-envs: invalid int value"),
         (["--chunk", "0"], r"--chunk must be an integer >= 1"),
+        (
+            ["--coordinator-address", "localhost:1", "--num-processes", "2"]
+            + ["--process-id", "2"],
+            r"process_id=2 is outside \[0, num_processes=2\)",
+        ),
     ],
 )
 def test_bad_flags_exit_2_before_compiling(tmp_path, args, message):
