@@ -1,6 +1,6 @@
 """Writing generated files for the scripts that regenerate the docs.
 
-Every script that records numbers writes through these two functions, so that a
+Every script that records numbers writes through these functions, so that a
 run interrupted half-way (Ctrl-C, a crash, a full disk) leaves the previous file
 intact rather than a truncated one, and so that a page shared by several scripts
 (docs/benchmarks.md) has each script replace only its own marked section.
