@@ -33,6 +33,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxpg.algorithms import registry
+from jaxpg.files import write_json
+from jaxpg.train import make_trainer
+
 FORMAT = "jaxpg.checkpoint"
 VERSION = 1
 
@@ -43,9 +47,7 @@ __all__ = ["config_from_dict", "config_to_dict", "load", "save"]
 
 
 def _config_types() -> dict[str, type]:
-    from jaxpg.train import CONFIG_TYPES
-
-    return {cls.__name__: cls for cls in CONFIG_TYPES}
+    return {cls.__name__: cls for cls in registry.config_types()}
 
 
 def _json_value(value: Any) -> Any:
@@ -185,14 +187,6 @@ def _manifest(state: Any) -> tuple[list, list, dict]:
     return stored, names, {"format": FORMAT, "version": VERSION, "leaves": entries}
 
 
-def _write_json(path: Path, data: dict) -> None:
-    with open(path, "w", encoding="utf-8") as f:
-        json.dump(data, f, indent=2, allow_nan=False)
-        f.write("\n")
-        f.flush()
-        os.fsync(f.fileno())
-
-
 def _sync(name: str) -> None:
     if jax.process_count() > 1:
         from orbax.checkpoint import multihost
@@ -239,8 +233,8 @@ def save(path: str | os.PathLike, state: Any, config: Any) -> Path:
     _sync("jaxpg_save_start")
     try:
         if primary:
-            _write_json(tmp / "config.json", config_json)
-            _write_json(tmp / "state.json", manifest)
+            write_json(tmp / "config.json", config_json, fsync=True)
+            write_json(tmp / "state.json", manifest, fsync=True)
         with ocp.StandardCheckpointer() as checkpointer:
             checkpointer.save(tmp / "state", _nest(names, stored))
             checkpointer.wait_until_finished()
@@ -342,8 +336,6 @@ def load(path: str | os.PathLike, like: Any = None) -> tuple[Any, Any]:
         )
     config = config_from_dict(_read_json(path / "config.json", path))
     if like is None:
-        from jaxpg.train import make_trainer
-
         like = jax.eval_shape(make_trainer(config).init, jax.random.key(0))
     _check_against(manifest, like, path)
 

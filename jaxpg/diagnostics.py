@@ -47,12 +47,19 @@ from __future__ import annotations
 from typing import Any, NamedTuple
 
 import jax
-import jax.numpy as jnp
-from jax.flatten_util import ravel_pytree
 
 from jaxpg import policy as pol
 from jaxpg.algorithms import reinforce
-from jaxpg.rollout import Trajectory, episodic_rollout
+from jaxpg.algorithms.reinforce import per_trajectory_gradients
+from jaxpg.gradstats import (
+    GradientStats,
+    cosine_similarity,
+    gradient_statistics,
+    samples_for_cosine,
+)
+from jaxpg.rollout import Trajectory
+from jaxpg.state import hparams as config_hparams
+from jaxpg.train import build
 
 __all__ = [
     "GradientStats",
@@ -64,143 +71,8 @@ __all__ = [
 ]
 
 
-class GradientStats(NamedTuple):
-    """Statistics of N per-trajectory gradient terms g_i."""
-
-    mean: Any  # params-shaped: (1/N) Σ_i g_i, the batch estimate (ascent direction)
-    variance: jax.Array  # [] float32: trace of the sample covariance of the g_i
-    snr: jax.Array  # [] float32: ‖mean‖² / variance
-    cosine: jax.Array  # [] float32: cos(mean, reference); NaN without a reference
-
-
-def per_trajectory_gradients(
-    policy: pol.Policy, policy_params: Any, traj: Trajectory, psi: jax.Array
-) -> Any:
-    """``g_i = Σ_t m_{i,t} Ψ_{i,t} ∇ log π(a_{i,t}|s_{i,t})`` for each trajectory.
-
-    Args:
-      policy: the policy's ``(init, apply)``.
-      policy_params: its parameters.
-      traj: a batch ``[T, N]`` (obs, action and mask are used).
-      psi: the weights Ψ, ``[T, N]``, as the estimator computed them for the whole
-        batch (no gradient flows into them).
-
-    Returns:
-      A pytree shaped like ``policy_params`` with a leading axis N. Its mean over
-      that axis is the batch estimate ``−∇ score_function_loss``.
-    """
-    loss_fn = reinforce.make_loss(
-        None, policy, None, None, 1, jnp.float32(1.0), score_only=True
-    )
-    batch = reinforce.batch_from(traj, psi, psi)
-
-    def one(b: reinforce.Batch) -> Any:
-        column = jax.tree.map(lambda x: jnp.expand_dims(x, 1), b)  # [T, 1, ...]
-        grads = jax.grad(lambda p: loss_fn({"policy": p}, column)[0])(policy_params)
-        # The loss is −Σ_t mΨ log π: its negated gradient is the ascent direction.
-        return jax.tree.map(jnp.negative, grads)
-
-    return jax.vmap(one, in_axes=1)(batch)
-
-
-def _flat_rows(grads: Any) -> jax.Array:
-    return jax.vmap(lambda g: ravel_pytree(g)[0])(grads)
-
-
-def cosine_similarity(a: Any, b: Any) -> jax.Array:
-    """``a·b / (‖a‖ ‖b‖)`` of two pytrees of the same structure (NaN if one is 0).
-
-    >>> float(cosine_similarity({"w": jnp.array([1.0, 0.0])}, {"w": jnp.array([1.0, 1.0])}))
-    0.7071067...
-    """
-    x, y = ravel_pytree(a)[0], ravel_pytree(b)[0]
-    return jnp.dot(x, y) / (jnp.linalg.norm(x) * jnp.linalg.norm(y))
-
-
-def gradient_statistics(grads: Any, reference: Any = None) -> GradientStats:
-    """Mean, total variance, SNR and cosine of per-trajectory terms.
-
-    Args:
-      grads: a pytree whose leaves have a leading axis N ≥ 2 (the g_i, e.g. from
-        :func:`per_trajectory_gradients`).
-      reference: a pytree shaped like one g_i (the exact or a high-sample
-        gradient), or None.
-
-    Returns:
-      :class:`GradientStats`; ``variance`` uses ``ddof=1``.
-
-    >>> g = {"w": jnp.array([[1.0, 0.0], [3.0, 2.0]])}
-    >>> s = gradient_statistics(g, reference={"w": jnp.array([1.0, 0.0])})
-    >>> float(s.variance), float(s.snr), round(float(s.cosine), 4)
-    (4.0, 1.25, 0.8944)
-    """
-    rows = _flat_rows(grads)
-    n = rows.shape[0]
-    if n < 2:
-        raise ValueError(f"gradient_statistics needs N >= 2 terms; got {n}")
-    mean = rows.mean(0)
-    variance = jnp.sum((rows - mean[None]) ** 2) / (n - 1)
-    snr = jnp.dot(mean, mean) / variance
-    if reference is None:
-        cosine = jnp.full((), jnp.nan, mean.dtype)
-    else:
-        ref = ravel_pytree(reference)[0].astype(mean.dtype)
-        cosine = jnp.dot(mean, ref) / (jnp.linalg.norm(mean) * jnp.linalg.norm(ref))
-    unravel = ravel_pytree(jax.tree.map(lambda x: x[0], grads))[1]
-    return GradientStats(unravel(mean), variance, snr, cosine)
-
-
-def samples_for_cosine(
-    mean: Any,
-    variance: jax.Array,
-    reference: Any,
-    target: float = 0.9,
-    num_samples: int | None = None,
-) -> jax.Array:
-    """Batch size n at which a batch estimate's cosine with ``reference`` is ``target``.
-
-    A batch of n independent terms with mean m and total variance v has, for a
-    high-dimensional gradient (the noise's squared norm concentrates at v / n and
-    its projections average out), ``cos ≈ (m·r̂) / sqrt(‖m‖² + v / n)`` with r̂ the
-    unit reference. Solving for n:
-
-        n = v / ((m·r̂)² / c² − ‖m‖²),
-
-    ``inf`` when the estimator's own direction is further than ``target`` from the
-    reference (a bias no batch size removes). For m = reference (unbiased) this is
-    ``(c² / (1 − c²)) / snr`` with ``snr = ‖reference‖² / v``: 4.26 / snr at c = 0.9.
-
-    Args:
-      mean: the estimator's expectation m (pytree).
-      variance: the total variance v of one term.
-      reference: the true (or a high-sample) gradient (pytree).
-      target: the cosine c ∈ (0, 1).
-      num_samples: when ``mean`` is itself an average of this many terms, its
-        squared norm overstates ‖m‖² by ``variance / num_samples``, which is
-        removed.
-
-    >>> r = {"w": jnp.array([1.0, 0.0])}
-    >>> round(float(samples_for_cosine(r, jnp.float32(1.0), r, 0.9)), 3)
-    4.263
-    """
-    m = ravel_pytree(mean)[0]
-    r = ravel_pytree(reference)[0].astype(m.dtype)
-    along = jnp.dot(m, r) / jnp.linalg.norm(r)
-    norm2 = jnp.dot(m, m)
-    if num_samples is not None:
-        norm2 = norm2 - variance / num_samples
-    room = along**2 / target**2 - norm2
-    return jnp.where((room > 0) & (along > 0), variance / room, jnp.inf)
-
-
-def training_metrics(
-    policy: pol.Policy, policy_params: Any, traj: Trajectory, psi: jax.Array
-) -> dict[str, jax.Array]:
-    """``gradient_variance`` and ``gradient_snr`` of one update's batch."""
-    stats = gradient_statistics(
-        per_trajectory_gradients(policy, policy_params, traj, psi)
-    )
-    return {"gradient_variance": stats.variance, "gradient_snr": stats.snr}
+# The metrics ``ReinforceConfig(gradient_diagnostics=True)`` adds to each update.
+training_metrics = reinforce.gradient_metrics
 
 
 class Diagnosis(NamedTuple):
@@ -237,34 +109,18 @@ def make_gradient_diagnostics(
     >>> d.stats.variance.shape
     ()
     """
-    from jaxpg.envs import max_episode_steps
-    from jaxpg.state import hparams as config_hparams
-    from jaxpg.train import _build
-
     if not isinstance(config, reinforce.ReinforceConfig):
         raise ValueError(
             "make_gradient_diagnostics takes a ReinforceConfig (episodic batches); "
             f"got {type(config).__name__}"
         )
-    env, env_params, policy, value = _build(config, env, env_params, policy, value)
-    horizon = max_episode_steps(env_params)
-    chunk = min(config.rollout_chunk, horizon)
+    env, env_params, policy, value = build(config, env, env_params, policy, value)
 
     def diagnose(key, params, hparams=None, reference=None) -> Diagnosis:
         hp = config_hparams(config) if hparams is None else hparams
-        traj = episodic_rollout(
-            key,
-            policy,
-            params["policy"],
-            env,
-            env_params,
-            config.num_envs,
-            chunk=chunk,
-            max_steps=horizon,
-            value=value,
-            value_params=params.get("value"),
+        traj, psi, _ = reinforce.episodic_batch(
+            key, config, policy, value, env, env_params, params, hp
         )
-        psi, _ = reinforce.weights_from_config(traj, config, hp.gamma, hp.gae_lambda)
         grads = per_trajectory_gradients(policy, params["policy"], traj, psi)
         ref = reference  # a policy-params pytree, or a full params dict
         if isinstance(ref, dict) and "policy" in ref:

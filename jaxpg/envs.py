@@ -21,6 +21,7 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 # Built-in gymnax ids that cannot be supported, with the reason.
 UNSUPPORTED_ENVS: dict[str, str] = {
@@ -50,11 +51,13 @@ def supported_env_ids() -> list[str]:
     return [i for i in _gymnax_ids() if i not in UNSUPPORTED_ENVS]
 
 
-def _is_discrete(space: Any) -> bool:
+def is_discrete(space: Any) -> bool:
+    """Whether ``space`` is a gymnax ``Discrete`` space."""
     return type(space).__name__ == "Discrete" and hasattr(space, "n")
 
 
-def _is_box(space: Any) -> bool:
+def is_box(space: Any) -> bool:
+    """Whether ``space`` is a gymnax ``Box`` space."""
     return type(space).__name__ == "Box" and hasattr(space, "low")
 
 
@@ -127,23 +130,24 @@ class EncodedEnv:
         from gymnax.environments import spaces
 
         space = self.env.observation_space(params)
-        if _is_discrete(space):
+        if is_discrete(space):
             return spaces.Box(0.0, 1.0, (int(space.n),), jnp.float32)
-        if _is_box(space):
+        if is_box(space):
             return spaces.Box(space.low, space.high, tuple(space.shape), jnp.float32)
         return space
 
     def encode(self, obs: Any, params: Any = None) -> jax.Array:
         """Encodes one raw observation (or a batch, for a ``Box`` space)."""
         space = self.env.observation_space(params)
-        if _is_discrete(space):
+        if is_discrete(space):
             return jax.nn.one_hot(obs, int(space.n), dtype=jnp.float32)
         obs = jnp.asarray(obs)
         return obs.astype(jnp.float32)
 
-    def _clip_action(self, action: jax.Array, params: Any) -> jax.Array:
+    def clip_action(self, action: jax.Array, params: Any) -> jax.Array:
+        """A ``Box`` action clipped to the box (what the environment receives)."""
         space = self.env.action_space(params)
-        if _is_box(space):
+        if is_box(space):
             return jnp.clip(action, space.low, space.high)
         return action
 
@@ -158,7 +162,7 @@ class EncodedEnv:
     ) -> tuple[jax.Array, Any, jax.Array, jax.Array, jax.Array, dict]:
         if params is None:
             params = self.env.default_params
-        out = self.env.step(key, state, self._clip_action(action, params), params)
+        out = self.env.step(key, state, self.clip_action(action, params), params)
         if len(out) != 6:
             raise TypeError(
                 "env.step must return (obs, state, reward, terminated, truncated, "
@@ -176,6 +180,11 @@ class EncodedEnv:
             jnp.asarray(truncated, bool),
             info,
         )
+
+
+def unwrap(env: Any) -> Any:
+    """The environment inside an :class:`EncodedEnv` (``env`` itself otherwise)."""
+    return env.env if isinstance(env, EncodedEnv) else env
 
 
 def encode_env(env: Any) -> EncodedEnv:
@@ -232,3 +241,22 @@ def make_env(id_or_env: Any, **kwargs: Any) -> tuple[EncodedEnv, Any]:
 
     env, env_params = gymnax.make(env_id, **kwargs)
     return EncodedEnv(env), env_params
+
+
+class Frozen:
+    """A pytree (``env_params``) hashable by value: jitted builders are cached on it."""
+
+    def __init__(self, tree: Any):
+        self.tree = tree
+        leaves, treedef = jax.tree.flatten(tree)
+        parts = []
+        for leaf in leaves:
+            a = np.asarray(leaf)
+            parts.append((a.dtype.str, a.shape, a.tobytes()))
+        self.key = (treedef, tuple(parts))
+
+    def __hash__(self) -> int:
+        return hash(self.key)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Frozen) and self.key == other.key

@@ -8,7 +8,7 @@ from typing import Any
 import jax
 
 from jaxpg import policy as pol
-from jaxpg.envs import encode_env, max_episode_steps
+from jaxpg.envs import Frozen, encode_env, max_episode_steps, unwrap
 from jaxpg.rollout import episode_statistics, episodic_rollout
 
 
@@ -77,18 +77,16 @@ def evaluate(
     Jitted internally (cached per policy, environment and episode count); it can
     also be called inside ``jax.jit`` or ``jax.vmap``.
     """
-    from jaxpg.train import _Frozen
-
     if (
         isinstance(num_episodes, bool)
         or not isinstance(num_episodes, int)
         or num_episodes < 1
     ):
         raise ValueError(f"num_episodes must be an integer >= 1; got {num_episodes!r}")
-    raw_env = env.env if type(env).__name__ == "EncodedEnv" else env
+    raw_env = unwrap(env)
     if env_params is None:
         env_params = raw_env.default_params
     fn = _evaluate_fn(
-        policy, raw_env, _Frozen(env_params), num_episodes, bool(deterministic)
+        policy, raw_env, Frozen(env_params), num_episodes, bool(deterministic)
     )
     return fn(key, params["policy"])

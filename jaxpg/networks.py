@@ -9,10 +9,21 @@ once) can deadlock on small CPU machines with jax 0.10.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Any, NamedTuple
 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+
+PolicyOutput = Any  # logits [..., A] or (mean [..., A], log_std [..., A])
+
+
+class Policy(NamedTuple):
+    """A policy (or value function) as two pure functions."""
+
+    init: Callable[[jax.Array, jax.Array], Any]  # (key, obs) → params
+    apply: Callable[[Any, jax.Array], PolicyOutput]  # (params, obs) → output
+
 
 ACTIVATIONS: dict[str, Callable[[jax.Array], jax.Array]] = {
     "tanh": jnp.tanh,

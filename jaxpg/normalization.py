@@ -24,7 +24,7 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from jaxpg.policy import Policy
+from jaxpg.networks import Policy
 
 OBS_CLIP = 10.0  # standardised observations are clipped to [−10, 10]
 EPS = 1e-8

@@ -123,7 +123,7 @@ def _episode(key, policy, policy_params, env, env_params, horizon):
         action = pol.sample(key_act, output)  # μ + σ ε: reparameterised
         logp = pol.log_prob(output, action)
         nobs, nstate, reward, terminated, _ = raw.step_env(
-            key_env, state, env._clip_action(action, env_params), env_params
+            key_env, state, env.clip_action(action, env_params), env_params
         )
         nobs = env.encode(nobs, env_params)
         truncated = t + 1 >= horizon

@@ -11,22 +11,15 @@ same kind of pair whose ``apply`` returns one number per observation.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import Any
 
 import jax
 import jax.numpy as jnp
 
-from jaxpg.envs import _is_box, _is_discrete, encode_env
-
-PolicyOutput = Any  # logits [..., A] or (mean [..., A], log_std [..., A])
-
-
-class Policy(NamedTuple):
-    """A policy (or value function) as two pure functions."""
-
-    init: Callable[[jax.Array, jax.Array], Any]  # (key, obs) → params
-    apply: Callable[[Any, jax.Array], PolicyOutput]  # (params, obs) → output
+from jaxpg import networks
+from jaxpg.envs import encode_env, is_box, is_discrete
+from jaxpg.networks import Policy, PolicyOutput
+from jaxpg.normalization import normalize_observations
 
 
 def is_gaussian(output: PolicyOutput) -> bool:
@@ -122,18 +115,16 @@ def make_policy(config: Any, env: Any, env_params: Any) -> Policy:
     Raises:
       ValueError: for an action space that is neither.
     """
-    from jaxpg import networks
-
     env = encode_env(env)
     space = env.action_space(env_params)
     ndim = _obs_ndim(env, env_params)
     hidden = tuple(config.hidden_sizes)
     conv = _conv_channels(config, ndim)
-    if _is_discrete(space):
+    if is_discrete(space):
         module = networks.CategoricalPolicyNet(
             int(space.n), hidden, config.activation, ndim, conv
         )
-    elif _is_box(space):
+    elif is_box(space):
         if len(space.shape) != 1:
             raise ValueError(
                 f"Box action spaces must be 1-D, got shape {tuple(space.shape)}"
@@ -156,16 +147,12 @@ def make_policy(config: Any, env: Any, env_params: Any) -> Policy:
 def _maybe_normalized(config: Any, network: Policy) -> Policy:
     """With ``config.normalize_observations``, the network on standardised inputs."""
     if getattr(config, "normalize_observations", False):
-        from jaxpg.normalization import normalize_observations
-
         return normalize_observations(network)
     return network
 
 
 def make_value(config: Any, env: Any, env_params: Any) -> Policy:
     """jaxpg's MLP critic ``V(s)`` (same torso sizes as the policy)."""
-    from jaxpg import networks
-
     ndim = _obs_ndim(env, env_params)
     module = networks.ValueNet(
         tuple(config.hidden_sizes),

@@ -24,21 +24,14 @@ import dataclasses
 from types import MappingProxyType
 from typing import Any
 
-from jaxpg.algorithms.a2c import A2CConfig
-from jaxpg.algorithms.ppo import PPOConfig
-from jaxpg.algorithms.reinforce import ReinforceConfig
+from jaxpg.algorithms import registry
 
 __all__ = [
-    "ALGORITHMS",
     "PRESETS",
     "preset_env_ids",
     "preset_overrides",
     "tuned_config",
 ]
-
-ALGORITHMS: MappingProxyType[str, type] = MappingProxyType(
-    {"reinforce": ReinforceConfig, "a2c": A2CConfig, "ppo": PPOConfig}
-)
 
 # Fields that differ from the config class's defaults (those are tuned for
 # CartPole-v1). Measured by scripts/results.py; see
@@ -174,13 +167,13 @@ config class's default."""
 
 
 def _algorithm(algorithm: str) -> str:
-    name = algorithm.lower() if isinstance(algorithm, str) else algorithm
-    if name not in ALGORITHMS:
+    """The registered name of ``algorithm`` (any case); ``ValueError`` otherwise."""
+    if not isinstance(algorithm, str):
         raise ValueError(
-            f"algorithm must be one of {', '.join(map(repr, ALGORITHMS))}; "
+            f"algorithm must be one of {', '.join(map(repr, registry.names()))}; "
             f"got {algorithm!r}"
         )
-    return name
+    return registry.get(algorithm).name
 
 
 def preset_env_ids(algorithm: str) -> tuple[str, ...]:
@@ -231,7 +224,7 @@ def tuned_config(algorithm: str, env_id: str, **overrides: Any) -> Any:
             f"no tuned preset for algorithm {name!r} on env_id {env_id!r}; presets "
             f"for {name!r} exist for: {', '.join(preset_env_ids(name))}"
         )
-    config_cls = ALGORITHMS[name]
+    config_cls = registry.get(name).config_type
     fields = {f.name for f in dataclasses.fields(config_cls)}
     unknown = sorted(set(overrides) - fields)
     if unknown:

@@ -140,12 +140,15 @@ def leave_one_out_mean(weights: jax.Array) -> jax.Array:
     return (total - weights) / (n - 1)
 
 
-def normalize(x: jax.Array, mask: jax.Array, eps: float = 1e-8) -> jax.Array:
-    """``(x − mean) / (std + eps)`` over the entries where ``mask`` is 1.
+def normalize(x: jax.Array, mask: jax.Array | None, eps: float = 1e-8) -> jax.Array:
+    """``(x − mean) / (std + eps)`` over the entries where ``mask`` is 1 (all of them
+    with ``mask=None``).
 
-    Biased but consistent when used on policy-gradient weights: the mean and the
-    standard deviation are random, computed from the same batch.
+    Biased but consistent when used on policy-gradient weights or advantages: the
+    mean and the standard deviation are random, computed from the same batch.
     """
+    if mask is None:
+        return (x - x.mean()) / (x.std() + eps)
     mask = mask.astype(x.dtype)
     count = jnp.maximum(mask.sum(), 1.0)
     mean = (x * mask).sum() / count

@@ -18,6 +18,7 @@ import jax.numpy as jnp
 from jaxpg import policy as pol
 from jaxpg.rollout import episode_statistics, episodic_rollout
 from jaxpg.state import HParams, TrainState
+from jaxpg.train import build, make_trainer
 
 # Evaluation keys are derived with ``fold_in(key, _EVAL_STREAM)``, so ``solve(key)``
 # trains with exactly the keys ``train(key)`` uses.
@@ -87,8 +88,6 @@ def make_solve(
     >>> int(jax.jit(solve)(jax.random.key(0)).updates_used) <= 2
     True
     """
-    from jaxpg.train import _build, make_trainer
-
     for name, v in (("eval_every", eval_every), ("eval_episodes", eval_episodes)):
         if isinstance(v, bool) or not isinstance(v, int) or v < 1:
             raise ValueError(f"{name} must be an integer >= 1; got {v!r}")
@@ -97,7 +96,7 @@ def make_solve(
     if not math.isfinite(threshold):
         raise ValueError(f"threshold must be a finite number; got {threshold!r}")
 
-    env, env_params, policy, value = _build(config, env, env_params, policy, value)
+    env, env_params, policy, value = build(config, env, env_params, policy, value)
     trainer = make_trainer(config, env, env_params, policy, value)
     budget = config.num_updates
 

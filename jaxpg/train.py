@@ -4,32 +4,32 @@
 ``jax.jit``-able function, ``jax.vmap``-able over keys (seeds) and over
 :class:`HParams` (sweeps). ``make_trainer`` gives the same computation as
 ``Trainer(init, run)`` so a host loop can run chunks of updates and print, log or
-checkpoint between them.
+checkpoint between them. Both are generic: the algorithm is looked up in
+:mod:`jaxpg.algorithms.registry` by the config's class.
 """
 
 from __future__ import annotations
 
 import functools
-from typing import Any
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
-import numpy as np
-import optax
-from jax.flatten_util import ravel_pytree
 
-from jaxpg import diagnostics
+from jaxpg import normalization as norm
 from jaxpg import policy as pol
-from jaxpg.algorithms import a2c, actor_critic, ppo, reinforce
-from jaxpg.envs import encode_env, make_env, max_episode_steps
-from jaxpg.rollout import episode_statistics, episodic_rollout
+from jaxpg.algorithms import base, registry, reinforce
+from jaxpg.envs import Frozen, encode_env, make_env, max_episode_steps, unwrap
 from jaxpg.state import HParams, Trainer, TrainResult, TrainState, hparams
+from jaxpg.state import hparams as config_hparams
 
 __all__ = [
+    "Built",
     "HParams",
     "TrainResult",
     "TrainState",
     "Trainer",
+    "build",
     "estimate_gradient",
     "hparams",
     "make_optimizer",
@@ -37,22 +37,17 @@ __all__ = [
     "make_trainer",
 ]
 
-CONFIG_TYPES = (reinforce.ReinforceConfig, a2c.A2CConfig, ppo.PPOConfig)
-_config_hparams = hparams
+# The optimizer every algorithm builds (clipping, then Adam).
+make_optimizer = base.make_optimizer
 
 
-def make_optimizer(hp: HParams) -> optax.GradientTransformation:
-    """Global-norm clipping then Adam, from (possibly traced) hyperparameters."""
-    return optax.chain(
-        optax.clip_by_global_norm(hp.max_grad_norm),
-        optax.adam(hp.learning_rate),
-    )
+class Built(NamedTuple):
+    """What :func:`build` resolves from a config and the optional objects."""
 
-
-def _check_config(config: Any) -> None:
-    if not isinstance(config, CONFIG_TYPES):
-        names = ", ".join(c.__name__ for c in CONFIG_TYPES)
-        raise TypeError(f"config must be one of {names}; got {type(config).__name__}")
+    env: Any  # the encoded environment
+    env_params: Any  # its parameters
+    policy: pol.Policy  # the policy as training applies it
+    value: pol.Policy | None  # the critic as training applies it (None: none)
 
 
 def _resolve_env(config: Any, env: Any, env_params: Any) -> tuple[Any, Any]:
@@ -82,103 +77,13 @@ def _check_env(config: Any, env: Any, env_params: Any, policy: Any) -> None:
             )
 
 
-def _episode_metrics(
-    stats: dict, state: TrainState
-) -> tuple[dict, jax.Array, jax.Array]:
-    finished = stats["finished"].astype(jnp.float32)
-    count = finished.sum()
-    safe = jnp.maximum(count, 1.0)
-    mean_return = jnp.where(
-        count > 0, (stats["return"] * finished).sum() / safe, state.last_episode_return
-    )
-    mean_length = jnp.where(
-        count > 0, (stats["length"] * finished).sum() / safe, state.last_episode_length
-    )
-    metrics = {
-        "episode_return": mean_return,
-        "episode_length": mean_length,
-        "episodes_finished": count.astype(jnp.int32),
-    }
-    return metrics, mean_return, mean_length
+def build(config: Any, env: Any, env_params: Any, policy: Any, value: Any) -> Built:
+    """Resolves env, policy and critic and checks everything before tracing.
 
-
-def _reinforce_update(config, env, env_params, policy, value, sharding=None):
-    n = config.num_envs
-    chunk = config.rollout_chunk
-    horizon = max_episode_steps(env_params)
-
-    def update(state: TrainState, _: Any = None) -> tuple[TrainState, dict]:
-        hp = state.hparams
-        key, key_rollout = jax.random.split(state.key)
-        params = state.params
-        traj = episodic_rollout(
-            key_rollout,
-            policy,
-            params["policy"],
-            env,
-            env_params,
-            n,
-            chunk=chunk,
-            max_steps=horizon,
-            value=value,
-            value_params=params["value"],
-            sharding=sharding,
-        )
-        psi, target = reinforce.weights_from_config(
-            traj, config, hp.gamma, hp.gae_lambda
-        )
-        num_steps = jnp.maximum(traj.mask.sum(), 1.0)
-        loss_fn = reinforce.make_loss(config, policy, value, hp, n, num_steps)
-        loss, grads, aux = reinforce.chunked_value_and_grad(
-            loss_fn,
-            params,
-            reinforce.batch_from(traj, psi, target),
-            traj.steps_run,
-            min(chunk, horizon),
-        )
-        # Clipping and Adam on one flat vector: elementwise Adam and the global norm
-        # are the same as per leaf, and XLA gets one kernel per step instead of
-        # one per parameter array.
-        flat_params, unravel = ravel_pytree(params)
-        flat_grads = ravel_pytree(grads)[0]
-        grad_norm = jnp.sqrt(jnp.sum(flat_grads * flat_grads))
-        optimizer = make_optimizer(hp)
-        updates, opt_state = optimizer.update(flat_grads, state.opt_state, flat_params)
-        new_params = unravel(optax.apply_updates(flat_params, updates))
-
-        stats = episode_statistics(traj)
-        metrics, last_return, last_length = _episode_metrics(stats, state)
-        real_steps = traj.mask.sum()
-        metrics.update(
-            loss=loss,
-            policy_loss=aux["policy_loss"],
-            entropy=aux["entropy"] * n / jnp.maximum(real_steps, 1.0),
-            grad_norm=grad_norm,
-            env_steps=real_steps.astype(jnp.int32),
-            computed_steps=(traj.steps_run * n).astype(jnp.int32),
-        )
-        if value is not None:
-            metrics["value_loss"] = aux["value_loss"]
-        if config.gradient_diagnostics:  # opt-in: off adds nothing to the program
-            metrics.update(
-                diagnostics.training_metrics(policy, params["policy"], traj, psi)
-            )
-        new_state = state._replace(
-            params=new_params,
-            opt_state=opt_state,
-            key=key,
-            step=state.step + 1,
-            last_episode_return=last_return,
-            last_episode_length=last_length,
-        )
-        return new_state, metrics
-
-    return update
-
-
-def _build(config, env, env_params, policy, value):
-    """Resolves env/policy/critic and checks everything before tracing."""
-    _check_config(config)
+    The networks come back as training applies them: jaxpg's own, or the user's
+    wrapped for observation normalisation when ``config.normalize_observations``.
+    """
+    registry.for_config(config)  # TypeError for anything but a registered config
     env, env_params = _resolve_env(config, env, env_params)
     _check_env(config, env, env_params, policy)
     if policy is None:
@@ -192,7 +97,10 @@ def _build(config, env, env_params, policy, value):
             raise TypeError("value must be a jaxpg.Policy(init, apply)")
     else:
         value = None
-    return env, env_params, policy, value
+    if getattr(config, "normalize_observations", False):
+        policy = norm.normalize_observations(policy)
+        value = None if value is None else norm.normalize_observations(value)
+    return Built(env, env_params, policy, value)
 
 
 def make_trainer(
@@ -207,47 +115,30 @@ def make_trainer(
     """``Trainer(init, run)`` for ``config``.
 
     Args:
-      config: an algorithm config (e.g. :class:`jaxpg.ReinforceConfig`).
+      config: a registered algorithm's config (e.g. :class:`jaxpg.ReinforceConfig`).
       env: a gymnax environment object; overrides ``config.env_id``.
       env_params: its parameters (the environment's defaults otherwise).
       policy: a custom :class:`jaxpg.Policy`; jaxpg's MLP policy otherwise.
-      value: a custom critic (``baseline="value"``); jaxpg's MLP otherwise.
+      value: a custom critic (when the algorithm uses one); jaxpg's MLP otherwise.
       sharding: a ``NamedSharding`` of the environment axis (see
-        :mod:`jaxpg.distributed`): the rollouts pin per-environment arrays to it
+        :mod:`jaxpg.sharding`): the rollouts pin per-environment arrays to it
         and XLA splits them over its devices. None (default): no annotations.
 
     Returns:
       ``init(key, hparams=None) → TrainState`` and ``run(state, n) → (state,
       metrics)``: pure functions; jit ``run`` with ``static_argnums=1``.
     """
-    env, env_params, policy, value = _build(config, env, env_params, policy, value)
-    if isinstance(config, (a2c.A2CConfig, ppo.PPOConfig)):
-        return actor_critic.make_trainer(
-            config, env, env_params, policy, value, sharding=sharding
-        )
-    obs = pol.example_observation(env, env_params)
-    update = _reinforce_update(config, env, env_params, policy, value, sharding)
+    algorithm = registry.for_config(config)
+    env, env_params, policy, value = build(config, env, env_params, policy, value)
+    pieces = algorithm.make_update(
+        config, env, env_params, policy, value, sharding=sharding
+    )
 
     def init(key: jax.Array, hparams: HParams | None = None) -> TrainState:
-        hp = _config_hparams(config) if hparams is None else hparams
-        key, key_policy, key_value = jax.random.split(key, 3)
-        params = {
-            "policy": policy.init(key_policy, obs),
-            "value": None if value is None else value.init(key_value, obs),
-        }
-        return TrainState(
-            params=params,
-            opt_state=make_optimizer(hp).init(ravel_pytree(params)[0]),
-            key=key,
-            env_state=None,
-            step=jnp.int32(0),
-            hparams=hp,
-            last_episode_return=jnp.float32(0.0),
-            last_episode_length=jnp.float32(0.0),
-        )
+        return pieces.init(key, hparams)
 
     def run(state: TrainState, num_updates: int) -> tuple[TrainState, dict]:
-        return jax.lax.scan(update, state, None, length=int(num_updates))
+        return jax.lax.scan(pieces.update, state, None, length=int(num_updates))
 
     return Trainer(init, run)
 
@@ -284,60 +175,29 @@ def make_train(
     return train
 
 
-class _Frozen:
-    """Hashable by value: lets jitted builders be cached on env_params."""
-
-    def __init__(self, tree: Any):
-        self.tree = tree
-        leaves, treedef = jax.tree.flatten(tree)
-        parts = []
-        for leaf in leaves:
-            a = np.asarray(leaf)
-            parts.append((a.dtype.str, a.shape, a.tobytes()))
-        self.key = (treedef, tuple(parts))
-
-    def __hash__(self) -> int:
-        return hash(self.key)
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, _Frozen) and self.key == other.key
-
-
 @functools.lru_cache(maxsize=64)
 def _gradient_fn(config, raw_env, frozen_params, policy, value):
-    env, env_params, policy, value = _build(
+    env, env_params, policy, value = build(
         config, raw_env, frozen_params.tree, policy, value
     )
-    n = config.num_envs
-    horizon = max_episode_steps(env_params)
-    chunk = min(config.rollout_chunk, horizon)
+    chunk = min(config.rollout_chunk, max_episode_steps(env_params))
 
     @jax.jit
     def estimate(key, params, hp):
-        traj = episodic_rollout(
-            key,
-            policy,
-            params["policy"],
-            env,
-            env_params,
-            n,
-            chunk=chunk,
-            max_steps=horizon,
-            value=value,
-            value_params=params.get("value"),
-        )
-        psi, target = reinforce.weights_from_config(
-            traj, config, hp.gamma, hp.gae_lambda
+        traj, psi, target = reinforce.episodic_batch(
+            key, config, policy, value, env, env_params, params, hp
         )
         loss_fn = reinforce.make_loss(
-            config, policy, value, hp, n, jnp.float32(1.0), score_only=True
+            config,
+            policy,
+            value,
+            hp,
+            config.num_envs,
+            jnp.float32(1.0),
+            score_only=True,
         )
-        _, grads, _ = reinforce.chunked_value_and_grad(
-            loss_fn,
-            params,
-            reinforce.batch_from(traj, psi, target),
-            traj.steps_run,
-            chunk,
+        _, grads, _ = reinforce.batch_gradient(
+            loss_fn, params, traj, psi, target, chunk
         )
         # The loss is −Ĵ: its negated gradient is the ascent direction ∇Ĵ.
         ascent = jax.tree.map(jnp.negative, grads)
@@ -366,21 +226,19 @@ def estimate_gradient(
     structure of ``params`` and zeros for ``"value"``. Nothing is updated. It is
     jitted internally (cached per config/env/policy) and can be vmapped over keys.
     """
-    _check_config(config)
+    registry.for_config(config)
     if not isinstance(config, reinforce.ReinforceConfig):
         raise ValueError(
             "estimate_gradient estimates REINFORCE's score-function gradient and "
             f"takes a ReinforceConfig; got {type(config).__name__}"
         )
-    raw_env = (
-        env.env if hasattr(env, "env") and type(env).__name__ == "EncodedEnv" else env
-    )
+    raw_env = unwrap(env)
     if raw_env is None:
         raise ValueError("estimate_gradient needs an env object (see jaxpg.make_env)")
     if env_params is None:
         env_params = raw_env.default_params
-    fn = _gradient_fn(config, raw_env, _Frozen(env_params), policy, value)
-    hp = _config_hparams(config) if hparams is None else hparams
+    fn = _gradient_fn(config, raw_env, Frozen(env_params), policy, value)
+    hp = config_hparams(config) if hparams is None else hparams
     if "value" not in params:
         params = {**params, "value": None}
     return fn(key, params, hp)

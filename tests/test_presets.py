@@ -13,6 +13,7 @@ import pytest
 
 import jaxpg
 from jaxpg import presets
+from jaxpg.algorithms import registry
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -23,7 +24,7 @@ SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "train.py"
 def test_every_preset_builds_a_valid_config_that_make_trainer_accepts(key):
     algorithm, env_id = key
     config = jaxpg.tuned_config(algorithm, env_id)
-    assert type(config) is presets.ALGORITHMS[algorithm]
+    assert type(config) is registry.get(algorithm).config_type
     assert config.env_id == env_id
     for field, value in presets.PRESETS[key].items():
         assert getattr(config, field) == value, field
@@ -44,7 +45,9 @@ def test_presets_cover_every_results_environment():
 
 
 def test_cartpole_presets_are_the_class_defaults_trained_longer_at_most():
-    for name, cls in presets.ALGORITHMS.items():
+    for name, cls in (
+        (a.name, a.config_type) for a in map(registry.get, registry.names())
+    ):
         config = jaxpg.tuned_config(name, "CartPole-v1")
         assert dataclasses.replace(config, num_updates=cls().num_updates) == cls()
         assert config.num_updates >= cls().num_updates

@@ -175,7 +175,7 @@ def test_continuous_actions_are_gaussian_and_clipped():
     big = (out[0] + 100.0, out[1])
     a = jaxpg.policy.sample(jax.random.key(1), big)
     assert float(a.max()) > 2.0
-    assert float(env._clip_action(a, env_params).max()) == pytest.approx(2.0)
+    assert float(env.clip_action(a, env_params).max()) == pytest.approx(2.0)
     r = jax.jit(jaxpg.make_train(cfg))(jax.random.key(0))
     assert np.all(np.isfinite(np.asarray(r.metrics["loss"])))
 

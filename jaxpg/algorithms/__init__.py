@@ -1,7 +1,5 @@
-"""Algorithm configurations and update functions."""
+"""Algorithms: one module each (config, loss, ``make_update``) and one registry.
 
-from jaxpg.algorithms.a2c import A2CConfig
-from jaxpg.algorithms.ppo import PPOConfig
-from jaxpg.algorithms.reinforce import ReinforceConfig
-
-__all__ = ["A2CConfig", "PPOConfig", "ReinforceConfig"]
+:mod:`jaxpg.algorithms.registry` is the only list of algorithms; the trainer, CLI,
+presets, checkpoints and scripts read it.
+"""

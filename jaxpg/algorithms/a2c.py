@@ -31,7 +31,8 @@ import optax
 
 from jaxpg import losses
 from jaxpg import policy as pol
-from jaxpg.algorithms import actor_critic
+from jaxpg import returns as ret
+from jaxpg.algorithms import actor_critic, base
 
 
 @dataclasses.dataclass(frozen=True)
@@ -105,7 +106,7 @@ def loss(
     num_steps = batch.advantage.shape[0]
     adv = batch.advantage
     if normalize_advantages:
-        adv = actor_critic.normalize(adv)
+        adv = ret.normalize(adv, None)
     ones = jnp.ones_like(adv)
     output = policy.apply(params["policy"], batch.obs)
     logp = pol.log_prob(output, batch.action)
@@ -138,3 +139,35 @@ def make_optimize(
         return params, opt_state, metrics
 
     return optimize
+
+
+def make_update(
+    config: A2CConfig,
+    env: Any,
+    env_params: Any,
+    policy: pol.Policy,
+    value: pol.Policy,
+    *,
+    sharding: Any = None,
+) -> base.Update:
+    """A2C's :class:`~jaxpg.algorithms.base.Update`: a fixed-length rollout, GAE,
+    one gradient step (see :func:`jaxpg.algorithms.actor_critic.make_update`)."""
+    return actor_critic.make_update(
+        config,
+        env,
+        env_params,
+        policy,
+        value,
+        lambda p, v: make_optimize(config, p, v),
+        1,
+        sharding=sharding,
+    )
+
+
+ALGORITHM = base.Algorithm(
+    name="a2c",
+    label="A2C",
+    config_type=A2CConfig,
+    make_update=make_update,
+    episodic=False,
+)

@@ -1,13 +1,11 @@
-"""What A2C and PPO share: fixed-length rollouts, GAE on them, the trainer.
+"""What A2C and PPO share: GAE on fixed-length rollouts, and their update.
 
 One update of either algorithm:
 
-1. **Rollout.** N environments step ``num_steps`` = T times with the current policy
-   (``lax.scan`` over time, ``vmap`` over environments). gymnax resets an
-   environment automatically when its episode ends, so the window holds pieces of
-   several episodes; the environment state, the last observation and the running
-   episode statistics are carried to the next update in ``TrainState.env_state``
-   (a :class:`RolloutState`).
+1. **Rollout** (:mod:`jaxpg.rollout.fixed`). N environments step ``num_steps`` = T
+   times with the current policy, with auto-reset; the environment state, the last
+   observation and the running episode statistics are carried to the next update
+   in ``TrainState.env_state`` (a :class:`~jaxpg.rollout.RolloutState`).
 2. **Advantages.** The critic (parameters from before this update) evaluates every
    ``s_t`` and every ``info["final_observation"]`` (the observation reached by step
    t *before* any auto-reset, so it equals ``s_{t+1}`` inside an episode). GAE then
@@ -35,40 +33,13 @@ from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
-import optax
 
 from jaxpg import normalization as norm
 from jaxpg import policy as pol
 from jaxpg import returns as ret
-from jaxpg.algorithms import common
-from jaxpg.distributed import constrain
-from jaxpg.state import HParams, Trainer, TrainState, hparams
-
-
-class RolloutState(NamedTuple):
-    """What a fixed-length rollout carries across updates (``TrainState.env_state``)."""
-
-    env_state: Any  # the N environments' gymnax states
-    obs: jax.Array  # [N, *obs_shape] float32: the observation the next step acts on
-    episode_return: jax.Array  # [N] float32: undiscounted return so far
-    episode_length: jax.Array  # [N] int32: steps so far in the current episode
-    reward_return: Any = None  # [N] float32: R ← γR + r (scale_rewards), else None
-    reward_stats: Any = None  # RunningStats of R, shape [] (scale_rewards), else None
-
-
-class Rollout(NamedTuple):
-    """A fixed-length batch of transitions, time-major ``[T, N]``."""
-
-    obs: jax.Array  # [T, N, *obs_shape] float32: s_t
-    action: jax.Array  # [T, N, *action_shape]: a_t (unclipped)
-    reward: jax.Array  # [T, N] float32: r_t
-    terminated: jax.Array  # [T, N] bool
-    truncated: jax.Array  # [T, N] bool
-    log_prob: jax.Array  # [T, N] float32: log π(a_t|s_t) when sampled
-    final_obs: jax.Array  # [T, N, *obs_shape] float32: s_{t+1} before any auto-reset
-    finished_return: jax.Array  # [T, N] float32: return of the episode ending at t
-    finished_length: jax.Array  # [T, N] float32: its length (both 0 elsewhere)
-    reward_return: Any = None  # [T, N] float32: R_t after step t (scale_rewards)
+from jaxpg.algorithms import base, common
+from jaxpg.rollout.fixed import Rollout, reset, rollout
+from jaxpg.state import HParams, TrainState, hparams
 
 
 class Batch(NamedTuple):
@@ -99,125 +70,12 @@ def check_actor_critic(config: Any) -> None:
             isinstance(c, int) and not isinstance(c, bool) and c >= 1 for c in channels
         )
         if not ok:
-            common._fail(
+            common.fail(
                 "conv_channels",
                 "None (auto) or a sequence of positive integers",
                 config.conv_channels,
             )
         object.__setattr__(config, "conv_channels", tuple(channels))
-
-
-def reset(
-    key: jax.Array,
-    env: Any,
-    env_params: Any,
-    num_envs: int,
-    *,
-    scale_rewards: bool = False,
-    sharding: Any = None,
-) -> RolloutState:
-    """Resets ``num_envs`` environments with ``split(key, num_envs)``.
-
-    ``sharding`` (a ``NamedSharding`` of the env axis, or None) pins the
-    per-environment arrays to it (:mod:`jaxpg.distributed`).
-    """
-    obs, env_state = jax.vmap(env.reset, in_axes=(0, None))(
-        constrain(jax.random.split(key, num_envs), sharding), env_params
-    )
-    start = RolloutState(
-        env_state=env_state,
-        obs=obs,
-        episode_return=jnp.zeros((num_envs,), jnp.float32),
-        episode_length=jnp.zeros((num_envs,), jnp.int32),
-        reward_return=jnp.zeros((num_envs,), jnp.float32) if scale_rewards else None,
-        reward_stats=norm.init_stats(()) if scale_rewards else None,
-    )
-    return constrain(start, sharding)
-
-
-def rollout(
-    key: jax.Array,
-    policy: pol.Policy,
-    policy_params: Any,
-    env: Any,
-    env_params: Any,
-    start: RolloutState,
-    num_steps: int,
-    gamma: jax.Array | float = 1.0,
-    *,
-    sharding: Any = None,
-) -> tuple[RolloutState, Rollout]:
-    """``num_steps`` steps of every environment, resetting finished episodes.
-
-    Args:
-      key: a PRNG key.
-      policy: the policy's ``(init, apply)``.
-      policy_params: its parameters.
-      env: an encoded gymnax environment (``step`` returns ``obs, state, reward,
-        terminated, truncated, info`` with ``info["final_observation"]``).
-      env_params: its parameters.
-      start: where the previous rollout stopped (or :func:`reset`).
-      num_steps: T.
-      gamma: γ of the running return kept for reward scaling (used only when
-        ``start.reward_return`` is not None).
-      sharding: a ``NamedSharding`` of the env axis (:mod:`jaxpg.distributed`)
-        every per-environment array is pinned to; None: no annotation.
-
-    Returns:
-      ``(end, rollout)``: the state to continue from, and the ``[T, N]`` batch.
-    """
-    num_envs = start.obs.shape[0]
-
-    def step(carry: tuple[jax.Array, RolloutState], _: Any):
-        key, s = carry
-        key, key_act, key_env = jax.random.split(key, 3)
-        output = policy.apply(policy_params, s.obs)
-        action = pol.sample(key_act, output)
-        logp = pol.log_prob(output, action)
-        next_obs, env_state, reward, terminated, truncated, info = jax.vmap(
-            env.step, in_axes=(0, 0, 0, None)
-        )(
-            constrain(jax.random.split(key_env, num_envs), sharding),
-            s.env_state,
-            action,
-            env_params,
-        )
-        if "final_observation" not in info:
-            raise ValueError(
-                "env.step must put the pre-reset observation in "
-                "info['final_observation'] (gymnax >= 1.0 does): a truncated "
-                "episode bootstraps from it"
-            )
-        done = terminated | truncated
-        ep_return = s.episode_return + reward
-        ep_length = s.episode_length + 1
-        donef = done.astype(jnp.float32)
-        scaling = s.reward_return is not None
-        r_return = s.reward_return * gamma + reward if scaling else None
-        record = Rollout(
-            obs=s.obs,
-            action=action,
-            reward=reward,
-            terminated=terminated,
-            truncated=truncated,
-            log_prob=logp,
-            final_obs=info["final_observation"],
-            finished_return=ep_return * donef,
-            finished_length=ep_length.astype(jnp.float32) * donef,
-            reward_return=r_return,
-        )
-        nxt = RolloutState(
-            env_state=env_state,
-            obs=next_obs,
-            episode_return=jnp.where(done, 0.0, ep_return),
-            episode_length=jnp.where(done, 0, ep_length),
-            reward_return=jnp.where(done, 0.0, r_return) if scaling else None,
-            reward_stats=s.reward_stats,
-        )
-        return (key, constrain(nxt, sharding)), constrain(record, sharding)
-
-    (_, end), batch = jax.lax.scan(step, (key, start), None, length=num_steps)
-    return end, batch
 
 
 def advantages(
@@ -265,53 +123,19 @@ def batch_from(
     return Batch(rollout.obs, rollout.action, rollout.log_prob, values, adv, target)
 
 
-def normalize(x: jax.Array, eps: float = 1e-8) -> jax.Array:
-    """``(x − mean) / (std + eps)`` over all entries (biased, consistent; see DESIGN)."""
-    return (x - x.mean()) / (x.std() + eps)
-
-
-def make_optimizer(
-    hp: HParams, config: Any, steps_per_update: int
-) -> optax.GradientTransformation:
-    """Global-norm clipping then Adam; with ``anneal_lr`` a linear decay to 0.
-
-    The rate is built from the (possibly traced) ``hp.learning_rate``, so a sweep over
-    it still works. With annealing the rate of update ``u`` (0-based) is
-    ``lr · (1 − u / num_updates)``, constant over that update's ``steps_per_update``
-    optimiser steps (PPO: epochs × minibatches), and never below 0.
-    """
-    lr: Any = hp.learning_rate
-    if config.anneal_lr:
-        base = hp.learning_rate
-        total = float(config.num_updates)
-
-        def lr(count: jax.Array) -> jax.Array:
-            update = (count // steps_per_update).astype(jnp.float32)
-            return base * jnp.maximum(1.0 - update / total, 0.0)
-
-    return optax.chain(optax.clip_by_global_norm(hp.max_grad_norm), optax.adam(lr))
-
-
-def episode_metrics(rollout: Rollout, state: TrainState) -> dict[str, jax.Array]:
-    """Mean return and length of the episodes that ended in this rollout.
-
-    When none ended, the previous values (``state.last_episode_*``) are carried, so
-    the metrics never hold NaN.
-    """
-    done = (rollout.terminated | rollout.truncated).astype(jnp.float32)
-    count = done.sum()
-    safe = jnp.maximum(count, 1.0)
-    mean_return = jnp.where(
-        count > 0, rollout.finished_return.sum() / safe, state.last_episode_return
+def make_optimizer(hp: HParams, config: Any, steps_per_update: int):
+    """:func:`jaxpg.algorithms.base.make_optimizer` with ``config.anneal_lr``."""
+    return base.make_optimizer(
+        hp,
+        anneal_updates=config.num_updates if config.anneal_lr else None,
+        steps_per_update=steps_per_update,
     )
-    mean_length = jnp.where(
-        count > 0, rollout.finished_length.sum() / safe, state.last_episode_length
-    )
-    return {
-        "episode_return": mean_return,
-        "episode_length": mean_length,
-        "episodes_finished": count.astype(jnp.int32),
-    }
+
+
+def episode_metrics(data: Rollout, state: TrainState) -> dict[str, jax.Array]:
+    """Mean return and length of the episodes that ended in this rollout."""
+    done = data.terminated | data.truncated
+    return base.episode_metrics(data.finished_return, data.finished_length, done, state)
 
 
 # ``optimize(optimizer, params, opt_state, batch, key, hp)
@@ -319,43 +143,32 @@ def episode_metrics(rollout: Rollout, state: TrainState) -> dict[str, jax.Array]
 Optimize = Callable[..., tuple[Any, Any, dict]]
 
 
-def make_trainer(
+def make_update(
     config: Any,
     env: Any,
     env_params: Any,
     policy: pol.Policy,
     value: pol.Policy,
+    make_optimize: Callable[[pol.Policy, pol.Policy], Optimize],
+    steps_per_update: int,
     *,
     sharding: Any = None,
-) -> Trainer:
-    """``Trainer(init, run)`` for an :class:`~jaxpg.A2CConfig` or
-    :class:`~jaxpg.PPOConfig`.
+) -> base.Update:
+    """The :class:`~jaxpg.algorithms.base.Update` around an algorithm's ``optimize``.
 
     Args:
-      config: the actor-critic config.
+      config: an actor-critic config (the fields :func:`check_actor_critic` checks).
       env: the encoded environment (:func:`jaxpg.envs.encode_env`).
       env_params: its parameters.
       policy: the actor.
       value: the critic (``apply`` returns one value per observation).
+      make_optimize: ``(policy, value) → optimize``, the algorithm's optimisation of
+        one batch (see :data:`Optimize`); called with the networks as the update
+        applies them (wrapped for observation normalisation where asked).
+      steps_per_update: optimiser steps per update (for learning-rate annealing).
       sharding: a ``NamedSharding`` of the env axis for the rollouts (see
-        :mod:`jaxpg.distributed`); None: no annotation.
-
-    Returns:
-      ``init(key, hparams=None) → TrainState`` and ``run(state, n) → (state,
-      metrics)``: pure functions; jit ``run`` with ``static_argnums=1``.
+        :mod:`jaxpg.sharding`); None: no annotation.
     """
-    from jaxpg.algorithms import a2c, ppo
-
-    if isinstance(config, ppo.PPOConfig):
-        optimize = ppo.make_optimize(config, policy, value, sharding=sharding)
-        steps_per_update = config.num_epochs * config.num_minibatches
-    elif isinstance(config, a2c.A2CConfig):
-        optimize = a2c.make_optimize(config, policy, value)
-        steps_per_update = 1
-    else:
-        raise TypeError(
-            f"config must be an A2CConfig or a PPOConfig; got {type(config).__name__}"
-        )
     if value is None:
         raise ValueError(f"{type(config).__name__} needs a critic (value=...)")
     if config.normalize_observations:
@@ -363,30 +176,7 @@ def make_trainer(
         # here (evaluate it with jaxpg.normalization.normalize_observations(policy)).
         policy = norm.normalize_observations(policy)
         value = norm.normalize_observations(value)
-    return build_trainer(
-        config,
-        env,
-        env_params,
-        policy,
-        value,
-        optimize,
-        steps_per_update,
-        sharding=sharding,
-    )
-
-
-def build_trainer(
-    config: Any,
-    env: Any,
-    env_params: Any,
-    policy: pol.Policy,
-    value: pol.Policy,
-    optimize: Optimize,
-    steps_per_update: int,
-    *,
-    sharding: Any = None,
-) -> Trainer:
-    """The trainer around an algorithm's ``optimize`` (see :func:`make_trainer`)."""
+    optimize = make_optimize(policy, value)
     obs = pol.example_observation(env, env_params)
     obs_ndim = obs.ndim
     num_envs, num_steps = config.num_envs, config.num_steps
@@ -460,7 +250,4 @@ def build_trainer(
             last_episode_length=jnp.float32(0.0),
         )
 
-    def run(state: TrainState, num_updates: int) -> tuple[TrainState, dict]:
-        return jax.lax.scan(update, state, None, length=int(num_updates))
-
-    return Trainer(init, run)
+    return base.Update(init, update)

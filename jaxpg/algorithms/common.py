@@ -9,13 +9,14 @@ from typing import Any
 ACTIVATION_NAMES = ("tanh", "relu", "gelu", "elu", "silu")
 
 
-def _fail(field: str, allowed: str, value: Any) -> None:
+def fail(field: str, allowed: str, value: Any) -> None:
+    """Raises the ``ValueError`` every config check raises: field, allowed, got."""
     raise ValueError(f"{field} must be {allowed}; got {value!r}")
 
 
 def check_int(field: str, value: Any, minimum: int) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        _fail(field, f"an integer >= {minimum}", value)
+        fail(field, f"an integer >= {minimum}", value)
 
 
 def check_float(
@@ -36,17 +37,17 @@ def check_float(
     if not ok:
         lo = "(" if low_open else "["
         hi = ")" if high_open else "]"
-        _fail(field, f"a number in {lo}{low}, {high}{hi}", value)
+        fail(field, f"a number in {lo}{low}, {high}{hi}", value)
 
 
 def check_choice(field: str, value: Any, choices: tuple[str, ...]) -> None:
     if value not in choices:
-        _fail(field, "one of " + ", ".join(repr(c) for c in choices), value)
+        fail(field, "one of " + ", ".join(repr(c) for c in choices), value)
 
 
 def check_bool(field: str, value: Any) -> None:
     if not isinstance(value, bool):
-        _fail(field, "True or False", value)
+        fail(field, "True or False", value)
 
 
 def normalize_hidden_sizes(config: Any) -> None:
@@ -57,19 +58,17 @@ def normalize_hidden_sizes(config: Any) -> None:
     try:
         sizes = tuple(sizes)
     except TypeError:
-        _fail("hidden_sizes", "a sequence of positive integers", sizes)
+        fail("hidden_sizes", "a sequence of positive integers", sizes)
     for s in sizes:
         if isinstance(s, bool) or not isinstance(s, int) or s < 1:
-            _fail(
-                "hidden_sizes", "a sequence of positive integers", config.hidden_sizes
-            )
+            fail("hidden_sizes", "a sequence of positive integers", config.hidden_sizes)
     object.__setattr__(config, "hidden_sizes", sizes)
 
 
 def check_common(config: Any) -> None:
     """Checks of the fields every config has (see DESIGN: configuration fields)."""
     if config.env_id is not None and not isinstance(config.env_id, str):
-        _fail("env_id", "a gymnax id string (or None with env=...)", config.env_id)
+        fail("env_id", "a gymnax id string (or None with env=...)", config.env_id)
     check_int("num_envs", config.num_envs, 1)
     check_int("num_updates", config.num_updates, 1)
     check_float(

@@ -34,8 +34,9 @@ import optax
 
 from jaxpg import losses
 from jaxpg import policy as pol
-from jaxpg.algorithms import actor_critic, common
-from jaxpg.distributed import constrain
+from jaxpg import returns as ret
+from jaxpg.algorithms import actor_critic, base, common
+from jaxpg.sharding import constrain
 
 
 @dataclasses.dataclass(frozen=True)
@@ -130,7 +131,7 @@ def loss(
     """PPO's loss on one minibatch ``[B]``; returns ``(loss, parts)``."""
     adv = batch.advantage
     if normalize_advantages:
-        adv = actor_critic.normalize(adv)
+        adv = ret.normalize(adv, None)
     output = policy.apply(params["policy"], batch.obs)
     logp = pol.log_prob(output, batch.action)
     policy_loss = losses.clipped_surrogate(logp, batch.log_prob, adv, hp.clip_eps)
@@ -203,3 +204,35 @@ def make_optimize(
         return params, opt_state, jax.tree.map(jnp.mean, metrics)
 
     return optimize
+
+
+def make_update(
+    config: PPOConfig,
+    env: Any,
+    env_params: Any,
+    policy: pol.Policy,
+    value: pol.Policy,
+    *,
+    sharding: Any = None,
+) -> base.Update:
+    """PPO's :class:`~jaxpg.algorithms.base.Update`: a fixed-length rollout, GAE,
+    then :func:`make_optimize` (see :func:`jaxpg.algorithms.actor_critic.make_update`)."""
+    return actor_critic.make_update(
+        config,
+        env,
+        env_params,
+        policy,
+        value,
+        lambda p, v: make_optimize(config, p, v, sharding=sharding),
+        config.num_epochs * config.num_minibatches,
+        sharding=sharding,
+    )
+
+
+ALGORITHM = base.Algorithm(
+    name="ppo",
+    label="PPO",
+    config_type=PPOConfig,
+    make_update=make_update,
+    episodic=False,
+)

@@ -22,12 +22,17 @@ from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
+import optax
+from jax.flatten_util import ravel_pytree
 
 from jaxpg import losses
 from jaxpg import policy as pol
 from jaxpg import returns as ret
-from jaxpg.algorithms import common
-from jaxpg.rollout import Trajectory
+from jaxpg.algorithms import base, common
+from jaxpg.envs import max_episode_steps
+from jaxpg.gradstats import gradient_statistics
+from jaxpg.rollout.episodic import Trajectory, episode_statistics, episodic_rollout
+from jaxpg.state import HParams, TrainState, hparams
 
 WEIGHTS = ("return", "reward_to_go", "gae")
 BASELINES = ("none", "mean", "value")
@@ -294,3 +299,197 @@ def make_loss(
 
 def batch_from(traj: Trajectory, psi: jax.Array, target: jax.Array) -> Batch:
     return Batch(traj.obs, traj.action, traj.mask, psi, target)
+
+
+def episodic_batch(
+    key: jax.Array,
+    config: ReinforceConfig,
+    policy: pol.Policy,
+    value: pol.Policy | None,
+    env: Any,
+    env_params: Any,
+    params: dict,
+    hp: HParams,
+    *,
+    sharding: Any = None,
+) -> tuple[Trajectory, jax.Array, jax.Array]:
+    """``config.num_envs`` complete episodes and their weights: ``(traj, Ψ, G)``.
+
+    The one place where REINFORCE's batch is made (the update,
+    :func:`jaxpg.estimate_gradient` and :mod:`jaxpg.diagnostics` call it): the
+    episodic rollout with ``params`` (the critic, if any, records ``V(s_t)`` with the
+    parameters from before the update), then :func:`weights_from_config`.
+    """
+    traj = episodic_rollout(
+        key,
+        policy,
+        params["policy"],
+        env,
+        env_params,
+        config.num_envs,
+        chunk=config.rollout_chunk,
+        max_steps=max_episode_steps(env_params),
+        value=value,
+        value_params=params.get("value"),
+        sharding=sharding,
+    )
+    psi, target = weights_from_config(traj, config, hp.gamma, hp.gae_lambda)
+    return traj, psi, target
+
+
+def batch_gradient(
+    loss_fn: Any,
+    params: dict,
+    traj: Trajectory,
+    psi: jax.Array,
+    target: jax.Array,
+    chunk: int,
+) -> tuple[jax.Array, Any, Any]:
+    """:func:`chunked_value_and_grad` of ``loss_fn`` over the chunks the rollout ran."""
+    horizon = traj.mask.shape[0]
+    return chunked_value_and_grad(
+        loss_fn,
+        params,
+        batch_from(traj, psi, target),
+        traj.steps_run,
+        min(chunk, horizon),
+    )
+
+
+def per_trajectory_gradients(
+    policy: pol.Policy, policy_params: Any, traj: Trajectory, psi: jax.Array
+) -> Any:
+    """``g_i = Σ_t m_{i,t} Ψ_{i,t} ∇ log π(a_{i,t}|s_{i,t})`` for each trajectory.
+
+    Args:
+      policy: the policy's ``(init, apply)``.
+      policy_params: its parameters.
+      traj: a batch ``[T, N]`` (obs, action and mask are used).
+      psi: the weights Ψ, ``[T, N]``, as the estimator computed them for the whole
+        batch (no gradient flows into them).
+
+    Returns:
+      A pytree shaped like ``policy_params`` with a leading axis N. Its mean over
+      that axis is the batch estimate ``−∇ score_function_loss``.
+    """
+    loss_fn = make_loss(None, policy, None, None, 1, jnp.float32(1.0), score_only=True)
+    batch = batch_from(traj, psi, psi)
+
+    def one(b: Batch) -> Any:
+        column = jax.tree.map(lambda x: jnp.expand_dims(x, 1), b)  # [T, 1, ...]
+        grads = jax.grad(lambda p: loss_fn({"policy": p}, column)[0])(policy_params)
+        # The loss is −Σ_t mΨ log π: its negated gradient is the ascent direction.
+        return jax.tree.map(jnp.negative, grads)
+
+    return jax.vmap(one, in_axes=1)(batch)
+
+
+def gradient_metrics(
+    policy: pol.Policy, policy_params: Any, traj: Trajectory, psi: jax.Array
+) -> dict[str, jax.Array]:
+    """``gradient_variance`` and ``gradient_snr`` of one update's batch
+    (``gradient_diagnostics=True``; see :mod:`jaxpg.diagnostics`)."""
+    stats = gradient_statistics(
+        per_trajectory_gradients(policy, policy_params, traj, psi)
+    )
+    return {"gradient_variance": stats.variance, "gradient_snr": stats.snr}
+
+
+def make_update(
+    config: ReinforceConfig,
+    env: Any,
+    env_params: Any,
+    policy: pol.Policy,
+    value: pol.Policy | None,
+    *,
+    sharding: Any = None,
+) -> base.Update:
+    """REINFORCE's :class:`~jaxpg.algorithms.base.Update` (see the module doc)."""
+    n = config.num_envs
+    horizon = max_episode_steps(env_params)
+    chunk = min(config.rollout_chunk, horizon)
+    obs = pol.example_observation(env, env_params)
+
+    def update(state: TrainState, _: Any = None) -> tuple[TrainState, dict]:
+        hp = state.hparams
+        key, key_rollout = jax.random.split(state.key)
+        params = state.params
+        traj, psi, target = episodic_batch(
+            key_rollout,
+            config,
+            policy,
+            value,
+            env,
+            env_params,
+            params,
+            hp,
+            sharding=sharding,
+        )
+        num_steps = jnp.maximum(traj.mask.sum(), 1.0)
+        loss_fn = make_loss(config, policy, value, hp, n, num_steps)
+        loss, grads, aux = batch_gradient(loss_fn, params, traj, psi, target, chunk)
+        # Clipping and Adam on one flat vector: elementwise Adam and the global norm
+        # are the same as per leaf, and XLA gets one kernel per step instead of
+        # one per parameter array.
+        flat_params, unravel = ravel_pytree(params)
+        flat_grads = ravel_pytree(grads)[0]
+        grad_norm = jnp.sqrt(jnp.sum(flat_grads * flat_grads))
+        optimizer = base.make_optimizer(hp)
+        updates, opt_state = optimizer.update(flat_grads, state.opt_state, flat_params)
+        new_params = unravel(optax.apply_updates(flat_params, updates))
+
+        stats = episode_statistics(traj)
+        metrics = base.episode_metrics(
+            stats["return"], stats["length"], stats["finished"], state
+        )
+        real_steps = traj.mask.sum()
+        metrics.update(
+            loss=loss,
+            policy_loss=aux["policy_loss"],
+            entropy=aux["entropy"] * n / jnp.maximum(real_steps, 1.0),
+            grad_norm=grad_norm,
+            env_steps=real_steps.astype(jnp.int32),
+            computed_steps=(traj.steps_run * n).astype(jnp.int32),
+        )
+        if value is not None:
+            metrics["value_loss"] = aux["value_loss"]
+        if config.gradient_diagnostics:  # opt-in: off adds nothing to the program
+            metrics.update(gradient_metrics(policy, params["policy"], traj, psi))
+        new_state = state._replace(
+            params=new_params,
+            opt_state=opt_state,
+            key=key,
+            step=state.step + 1,
+            last_episode_return=metrics["episode_return"],
+            last_episode_length=metrics["episode_length"],
+        )
+        return new_state, metrics
+
+    def init(key: jax.Array, hparams_: HParams | None = None) -> TrainState:
+        hp = hparams(config) if hparams_ is None else hparams_
+        key, key_policy, key_value = jax.random.split(key, 3)
+        params = {
+            "policy": policy.init(key_policy, obs),
+            "value": None if value is None else value.init(key_value, obs),
+        }
+        return TrainState(
+            params=params,
+            opt_state=base.make_optimizer(hp).init(ravel_pytree(params)[0]),
+            key=key,
+            env_state=None,
+            step=jnp.int32(0),
+            hparams=hp,
+            last_episode_return=jnp.float32(0.0),
+            last_episode_length=jnp.float32(0.0),
+        )
+
+    return base.Update(init, update)
+
+
+ALGORITHM = base.Algorithm(
+    name="reinforce",
+    label="REINFORCE",
+    config_type=ReinforceConfig,
+    make_update=make_update,
+    episodic=True,
+)

@@ -23,8 +23,8 @@ import jax
 import jax.numpy as jnp
 
 from jaxpg import policy as pol
-from jaxpg.distributed import constrain
 from jaxpg.envs import max_episode_steps
+from jaxpg.sharding import constrain
 
 
 class Trajectory(NamedTuple):
@@ -63,7 +63,7 @@ def _step_or_stay(env, key, state, action, alive, env_params):
     if base is not None and hasattr(env, "encode"):
         key_step, _ = jax.random.split(key)
         obs, new_state, reward, terminated, _ = raw.step_env(
-            key_step, state, env._clip_action(action, env_params), env_params
+            key_step, state, env.clip_action(action, env_params), env_params
         )
         truncated = raw.is_truncated(new_state, env_params)
         obs = env.encode(obs, env_params)

@@ -1,0 +1,101 @@
+"""What every algorithm shares: its registry entry type, the optimizer, metrics.
+
+An algorithm is one module in :mod:`jaxpg.algorithms` that defines its frozen
+config dataclass, its loss and ``make_update``, and one :class:`Algorithm` entry in
+:mod:`jaxpg.algorithms.registry`. Everything above (trainer, CLI, presets,
+checkpoints, distributed training, scripts) reads that registry.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import optax
+
+from jaxpg.state import HParams, TrainState
+
+
+class Update(NamedTuple):
+    """An algorithm's pure pieces for one config, env and pair of networks.
+
+    ``init(key, hparams) → TrainState`` builds the parameters, optimizer state and
+    any environment state carried across updates; ``update(state, _) → (state,
+    metrics)`` is one update, the body of the trainer's ``lax.scan``.
+    """
+
+    init: Callable[[jax.Array, HParams], TrainState]
+    update: Callable[[TrainState, Any], tuple[TrainState, dict]]
+
+
+# ``make_update(config, env, env_params, policy, value, *, sharding) → Update``: env
+# is encoded (jaxpg.envs.encode_env), policy/value are jaxpg.Policy pairs (value is
+# None when ``config.uses_value`` is False), sharding a NamedSharding of the env axis
+# or None.
+MakeUpdate = Callable[..., Update]
+
+
+class Algorithm(NamedTuple):
+    """One entry of the algorithm registry."""
+
+    name: str  # the CLI's ``--algo`` value, lower case: "reinforce"
+    label: str  # how output and docs spell it: "REINFORCE"
+    config_type: type  # its frozen config dataclass
+    make_update: MakeUpdate  # builds its Update (see MakeUpdate)
+    episodic: bool  # True: one complete episode per env and update (no env state)
+
+
+def make_optimizer(
+    hp: HParams,
+    *,
+    anneal_updates: int | None = None,
+    steps_per_update: int = 1,
+) -> optax.GradientTransformation:
+    """Global-norm clipping, then Adam, from (possibly traced) hyperparameters.
+
+    The rate is built from ``hp.learning_rate`` (a traced leaf in a sweep). With
+    ``anneal_updates`` the rate of update ``u`` (0-based) is
+    ``lr · max(1 − u / anneal_updates, 0)``, constant over that update's
+    ``steps_per_update`` optimiser steps (PPO: epochs × minibatches).
+    """
+    lr: Any = hp.learning_rate
+    if anneal_updates is not None:
+        base = hp.learning_rate
+        total = float(anneal_updates)
+
+        def lr(count: jax.Array) -> jax.Array:
+            update = (count // steps_per_update).astype(jnp.float32)
+            return base * jnp.maximum(1.0 - update / total, 0.0)
+
+    return optax.chain(optax.clip_by_global_norm(hp.max_grad_norm), optax.adam(lr))
+
+
+def episode_metrics(
+    returns: jax.Array, lengths: jax.Array, finished: jax.Array, state: TrainState
+) -> dict[str, jax.Array]:
+    """Mean return and length of the episodes that finished in this update.
+
+    Args:
+      returns: each episode's undiscounted return (any shape, 0 where not finished
+        is not required: entries are weighted by ``finished``).
+      lengths: each episode's length, the shape of ``returns``.
+      finished: 1 where an episode finished, the shape of ``returns``.
+      state: the state before the update; its ``last_episode_*`` are carried when
+        no episode finished, so the metrics never hold NaN.
+    """
+    finished = finished.astype(jnp.float32)
+    count = finished.sum()
+    safe = jnp.maximum(count, 1.0)
+    mean_return = jnp.where(
+        count > 0, (returns * finished).sum() / safe, state.last_episode_return
+    )
+    mean_length = jnp.where(
+        count > 0, (lengths * finished).sum() / safe, state.last_episode_length
+    )
+    return {
+        "episode_return": mean_return,
+        "episode_length": mean_length,
+        "episodes_finished": count.astype(jnp.int32),
+    }
