@@ -7,7 +7,7 @@ A batch estimate of ∇J is ``ĝ = (1/N) Σ_i g_i`` with one term per trajectory
 where Ψ is whatever the estimator weights the steps with (:func:`reinforce_weights`:
 the return, the reward-to-go, either minus a baseline, GAE(λ), ...). This module
 computes every g_i with ``jax.vmap(jax.grad(...))`` over the batch, using the same
-loss that training differentiates (:func:`jaxpg.algorithms.reinforce.make_loss`),
+loss that training differentiates (:func:`jaxpg.algorithms.episodic.make_loss`),
 so ``mean_i g_i`` *is* the batch estimate, to float rounding.
 
 **Definition with coupled weights.** Ψ_{i,t} is computed from the whole batch
@@ -49,8 +49,8 @@ from typing import Any, NamedTuple
 import jax
 
 from jaxpg import policy as pol
-from jaxpg.algorithms import reinforce
-from jaxpg.algorithms.reinforce import per_trajectory_gradients
+from jaxpg.algorithms import episodic, reinforce
+from jaxpg.algorithms.episodic import per_trajectory_gradients
 from jaxpg.gradstats import (
     GradientStats,
     cosine_similarity,
@@ -72,7 +72,7 @@ __all__ = [
 
 
 # The metrics ``ReinforceConfig(gradient_diagnostics=True)`` adds to each update.
-training_metrics = reinforce.gradient_metrics
+training_metrics = episodic.gradient_metrics
 
 
 class Diagnosis(NamedTuple):

@@ -9,6 +9,7 @@ return is ``>= threshold``, or after ``config.num_updates`` updates.
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any, NamedTuple
 
@@ -88,30 +89,19 @@ def make_solve(
     >>> int(jax.jit(solve)(jax.random.key(0)).updates_used) <= 2
     True
     """
-    for name, v in (("eval_every", eval_every), ("eval_episodes", eval_episodes)):
-        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-            raise ValueError(f"{name} must be an integer >= 1; got {v!r}")
-    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)):
-        raise ValueError(f"threshold must be a finite number; got {threshold!r}")
-    if not math.isfinite(threshold):
-        raise ValueError(f"threshold must be a finite number; got {threshold!r}")
-
+    _check_solve_args(threshold, eval_every, eval_episodes)
     env, env_params, policy, value = build(config, env, env_params, policy, value)
     trainer = make_trainer(config, env, env_params, policy, value)
     budget = config.num_updates
 
-    def evaluate(key: jax.Array, params: dict) -> jax.Array:
-        traj = episodic_rollout(
-            key,
-            policy,
-            params["policy"],
-            env,
-            env_params,
-            eval_episodes,
-            chunk=getattr(config, "rollout_chunk", 32),
-            deterministic=True,
-        )
-        return episode_statistics(traj)["return"].mean()
+    evaluate = functools.partial(
+        _greedy_return,
+        policy,
+        env,
+        env_params,
+        eval_episodes,
+        getattr(config, "rollout_chunk", 32),
+    )
 
     def solve(key: jax.Array, hparams: HParams | None = None) -> SolveResult:
         key_eval = jax.random.fold_in(key, _EVAL_STREAM)
@@ -143,3 +133,37 @@ def make_solve(
         )
 
     return solve
+
+
+def _check_solve_args(threshold: Any, eval_every: Any, eval_episodes: Any) -> None:
+    """``ValueError`` naming the argument, before anything is built."""
+    for name, v in (("eval_every", eval_every), ("eval_episodes", eval_episodes)):
+        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+            raise ValueError(f"{name} must be an integer >= 1; got {v!r}")
+    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)):
+        raise ValueError(f"threshold must be a finite number; got {threshold!r}")
+    if not math.isfinite(threshold):
+        raise ValueError(f"threshold must be a finite number; got {threshold!r}")
+
+
+def _greedy_return(
+    policy: pol.Policy,
+    env: Any,
+    env_params: Any,
+    episodes: int,
+    chunk: int,
+    key: jax.Array,
+    params: dict,
+) -> jax.Array:
+    """The mean return of ``episodes`` complete greedy episodes, ``[]``."""
+    traj = episodic_rollout(
+        key,
+        policy,
+        params["policy"],
+        env,
+        env_params,
+        episodes,
+        chunk=chunk,
+        deterministic=True,
+    )
+    return episode_statistics(traj)["return"].mean()

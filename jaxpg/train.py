@@ -18,7 +18,7 @@ import jax.numpy as jnp
 
 from jaxpg import normalization as norm
 from jaxpg import policy as pol
-from jaxpg.algorithms import base, registry, reinforce
+from jaxpg.algorithms import base, episodic, registry, reinforce
 from jaxpg.envs import Frozen, encode_env, make_env, max_episode_steps, unwrap
 from jaxpg.state import HParams, Trainer, TrainResult, TrainState, hparams
 from jaxpg.state import hparams as config_hparams
@@ -187,7 +187,7 @@ def _gradient_fn(config, raw_env, frozen_params, policy, value):
         traj, psi, target = reinforce.episodic_batch(
             key, config, policy, value, env, env_params, params, hp
         )
-        loss_fn = reinforce.make_loss(
+        loss_fn = episodic.make_loss(
             config,
             policy,
             value,
@@ -196,9 +196,7 @@ def _gradient_fn(config, raw_env, frozen_params, policy, value):
             jnp.float32(1.0),
             score_only=True,
         )
-        _, grads, _ = reinforce.batch_gradient(
-            loss_fn, params, traj, psi, target, chunk
-        )
+        _, grads, _ = episodic.batch_gradient(loss_fn, params, traj, psi, target, chunk)
         # The loss is −Ĵ: its negated gradient is the ascent direction ∇Ĵ.
         ascent = jax.tree.map(jnp.negative, grads)
         if ascent.get("value") is not None:

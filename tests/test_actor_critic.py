@@ -14,6 +14,7 @@ from trees import assert_trees_close
 import jaxpg
 from jaxpg import losses, returns
 from jaxpg.algorithms import actor_critic
+from jaxpg.rollout import fixed
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -112,13 +113,13 @@ def test_rollout_advantages_truncation_is_not_termination():
     env = jaxpg.envs.encode_env(Timer())
     params = env.default_params
     # Three environments started by hand: (time, term_at) = (0, 2), (1, 3), (0, 5).
-    start = actor_critic.RolloutState(
+    start = fixed.RolloutState(
         env_state=TimerState(time=jnp.array([0, 1, 0]), term_at=jnp.array([2, 3, 5])),
         obs=jnp.array([[0.0], [1.0], [0.0]]),
         episode_return=jnp.zeros(3),
         episode_length=jnp.zeros(3, jnp.int32),
     )
-    end, data = actor_critic.rollout(
+    end, data = fixed.rollout(
         jax.random.key(0), _fixed_policy(), {}, env, params, start, 5
     )
     np.testing.assert_array_equal(
@@ -450,7 +451,7 @@ def test_running_stats_match_numpy():
 
 def test_reward_scaling_running_return_through_the_rollout():
     env = jaxpg.envs.encode_env(Timer())
-    start = actor_critic.RolloutState(
+    start = fixed.RolloutState(
         env_state=TimerState(time=jnp.array([0]), term_at=jnp.array([5])),
         obs=jnp.zeros((1, 1)),
         episode_return=jnp.zeros(1),
@@ -458,7 +459,7 @@ def test_reward_scaling_running_return_through_the_rollout():
         reward_return=jnp.zeros(1),
         reward_stats=None,
     )
-    end, data = actor_critic.rollout(
+    end, data = fixed.rollout(
         jax.random.key(0), _fixed_policy(), {}, env, env.default_params, start, 5, 0.5
     )
     # Rewards 1, 2, 3 (truncated: R restarts), 1, 2 with γ = 0.5:

@@ -28,6 +28,7 @@ step with ``split(key_env, N)``.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -178,9 +179,7 @@ def make_update(
         value = norm.normalize_observations(value)
     optimize = make_optimize(policy, value)
     obs = pol.example_observation(env, env_params)
-    obs_ndim = obs.ndim
     num_envs, num_steps = config.num_envs, config.num_steps
-    scale_rewards = config.scale_rewards
 
     def update(state: TrainState, _: Any = None) -> tuple[TrainState, dict]:
         hp = state.hparams
@@ -197,20 +196,14 @@ def make_update(
             hp.gamma,
             sharding=sharding,
         )
-        scaled = data
-        if scale_rewards:
-            stats = norm.update_stats(
-                env_end.reward_stats, data.reward_return.reshape(-1)
-            )
-            env_end = env_end._replace(reward_stats=stats)
-            scaled = data._replace(reward=data.reward / jnp.sqrt(stats.var + norm.EPS))
+        env_end, scaled = _scale_rewards(config, env_end, data)
         batch = batch_from(scaled, value, params["value"], hp.gamma, hp.gae_lambda)
         optimizer = make_optimizer(hp, config, steps_per_update)
         new_params, opt_state, metrics = optimize(
             optimizer, params, state.opt_state, batch, key_update, hp
         )
         if config.normalize_observations:
-            new_params = norm.refresh_obs_stats(new_params, data.obs, obs_ndim)
+            new_params = norm.refresh_obs_stats(new_params, data.obs, obs.ndim)
         metrics.update(episode_metrics(data, state))
         metrics["env_steps"] = jnp.int32(num_steps * num_envs)
         new_state = state._replace(
@@ -224,30 +217,48 @@ def make_update(
         )
         return new_state, metrics
 
-    def init(key: jax.Array, hparams_: HParams | None = None) -> TrainState:
-        hp = hparams(config) if hparams_ is None else hparams_
-        key, key_policy, key_value, key_reset = jax.random.split(key, 4)
-        params = {
-            "policy": policy.init(key_policy, obs),
-            "value": value.init(key_value, obs),
-        }
-        optimizer = make_optimizer(hp, config, steps_per_update)
-        return TrainState(
-            params=params,
-            opt_state=optimizer.init(params),
-            key=key,
-            env_state=reset(
-                key_reset,
-                env,
-                env_params,
-                num_envs,
-                scale_rewards=scale_rewards,
-                sharding=sharding,
-            ),
-            step=jnp.int32(0),
-            hparams=hp,
-            last_episode_return=jnp.float32(0.0),
-            last_episode_length=jnp.float32(0.0),
-        )
-
+    init = functools.partial(
+        _init, config, env, env_params, policy, value, steps_per_update, sharding
+    )
     return base.Update(init, update)
+
+
+def _scale_rewards(config: Any, env_end: Any, data: Rollout) -> tuple[Any, Rollout]:
+    """With ``config.scale_rewards``, the rewards divided by the running std of the
+    discounted return (whose statistics are updated first); else unchanged."""
+    if not config.scale_rewards:
+        return env_end, data
+    stats = norm.update_stats(env_end.reward_stats, data.reward_return.reshape(-1))
+    env_end = env_end._replace(reward_stats=stats)
+    return env_end, data._replace(reward=data.reward / jnp.sqrt(stats.var + norm.EPS))
+
+
+def _init(
+    config: Any,
+    env: Any,
+    env_params: Any,
+    policy: pol.Policy,
+    value: pol.Policy,
+    steps_per_update: int,
+    sharding: Any,
+    key: jax.Array,
+    hparams_: HParams | None = None,
+) -> TrainState:
+    """The first :class:`TrainState`: networks, optimizer, N freshly reset envs."""
+    hp = hparams(config) if hparams_ is None else hparams_
+    key, key_policy, key_value, key_reset = jax.random.split(key, 4)
+    obs = pol.example_observation(env, env_params)
+    params = {
+        "policy": policy.init(key_policy, obs),
+        "value": value.init(key_value, obs),
+    }
+    optimizer = make_optimizer(hp, config, steps_per_update)
+    start = reset(
+        key_reset,
+        env,
+        env_params,
+        config.num_envs,
+        scale_rewards=config.scale_rewards,
+        sharding=sharding,
+    )
+    return base.initial_state(key, params, optimizer.init(params), start, hp)

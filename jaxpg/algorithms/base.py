@@ -99,3 +99,19 @@ def episode_metrics(
         "episode_length": mean_length,
         "episodes_finished": count.astype(jnp.int32),
     }
+
+
+def initial_state(
+    key: jax.Array, params: dict, opt_state: Any, env_state: Any, hp: HParams
+) -> TrainState:
+    """A :class:`TrainState` at step 0 (episode metrics start at 0)."""
+    return TrainState(
+        params=params,
+        opt_state=opt_state,
+        key=key,
+        env_state=env_state,
+        step=jnp.int32(0),
+        hparams=hp,
+        last_episode_return=jnp.float32(0.0),
+        last_episode_length=jnp.float32(0.0),
+    )

@@ -56,10 +56,10 @@ def names() -> tuple[str, ...]:
 
 def get(name: str) -> Algorithm:
     """The algorithm called ``name`` (any case); ``ValueError`` listing the names."""
-    key = str(name).lower()
+    key = name.lower() if isinstance(name, str) else None
     if key not in _REGISTRY:
         raise ValueError(
-            f"unknown algorithm {name!r}; choose one of {', '.join(_REGISTRY)}"
+            f"algorithm must be one of {', '.join(map(repr, _REGISTRY))}; got {name!r}"
         )
     return _REGISTRY[key]
 

@@ -18,19 +18,22 @@ References:
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, NamedTuple
+from typing import Any
 
 import jax
 import jax.numpy as jnp
 import optax
 from jax.flatten_util import ravel_pytree
 
-from jaxpg import losses
 from jaxpg import policy as pol
 from jaxpg import returns as ret
 from jaxpg.algorithms import base, common
+from jaxpg.algorithms.episodic import (
+    batch_gradient,
+    gradient_metrics,
+    make_loss,
+)
 from jaxpg.envs import max_episode_steps
-from jaxpg.gradstats import gradient_statistics
 from jaxpg.rollout.episodic import Trajectory, episode_statistics, episodic_rollout
 from jaxpg.state import HParams, TrainState, hparams
 
@@ -214,93 +217,6 @@ def weights_from_config(
     )
 
 
-class Batch(NamedTuple):
-    """What the loss needs of each time step, ``[T, N]``-shaped."""
-
-    obs: jax.Array
-    action: jax.Array
-    mask: jax.Array
-    weight: jax.Array
-    target: jax.Array
-
-
-def chunked_value_and_grad(
-    loss_fn: Any,
-    params: Any,
-    batch: Batch,
-    steps_run: jax.Array,
-    chunk: int,
-) -> tuple[jax.Array, Any, Any]:
-    """Sums ``value_and_grad(loss_fn)`` over the time chunks ``[0, steps_run)``.
-
-    ``loss_fn(params, batch_chunk) → (loss, aux)`` must be a sum over steps (so the
-    chunk values add up to the whole). Chunks past ``steps_run`` (all masked) are
-    skipped.
-
-    Returns:
-      ``(loss, grads, aux)`` summed over chunks.
-    """
-    grad_fn = jax.value_and_grad(loss_fn, has_aux=True)
-
-    def piece(i):
-        start = i * chunk
-        return jax.tree.map(
-            lambda x: jax.lax.dynamic_slice_in_dim(x, start, chunk, axis=0), batch
-        )
-
-    shapes = jax.eval_shape(grad_fn, params, jax.eval_shape(piece, jnp.int32(0)))
-    zeros = jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), shapes)
-
-    def body(carry):
-        i, acc = carry
-        out = grad_fn(params, piece(i))
-        return i + 1, jax.tree.map(jnp.add, acc, out)
-
-    num_chunks = steps_run // chunk
-    _, ((loss, aux), grads) = jax.lax.while_loop(
-        lambda c: c[0] < num_chunks, body, (jnp.int32(0), zeros)
-    )
-    return loss, grads, aux
-
-
-def make_loss(
-    config: ReinforceConfig,
-    policy: pol.Policy,
-    value: pol.Policy | None,
-    hp: Any,
-    num_trajectories: int,
-    num_steps: jax.Array,
-    *,
-    score_only: bool = False,
-):
-    """The per-chunk loss: score-function term − entropy bonus + critic loss.
-
-    With ``score_only`` just the score-function term (``estimate_gradient``).
-    """
-
-    def loss_fn(params, b: Batch):
-        output = policy.apply(params["policy"], b.obs)
-        logp = pol.log_prob(output, b.action)
-        pg = losses.score_function_loss(logp, b.weight, b.mask)
-        if score_only:
-            return pg, {}
-        ent = losses.masked_sum(pol.entropy(output), b.mask) / num_trajectories
-        total = pg - hp.entropy_coef * ent
-        aux = {"policy_loss": pg, "entropy": ent}
-        if value is not None:
-            v = value.apply(params["value"], b.obs)
-            vl = losses.value_loss(v, b.target, b.mask, num_steps)
-            total = total + hp.value_coef * vl
-            aux["value_loss"] = vl
-        return total, aux
-
-    return loss_fn
-
-
-def batch_from(traj: Trajectory, psi: jax.Array, target: jax.Array) -> Batch:
-    return Batch(traj.obs, traj.action, traj.mask, psi, target)
-
-
 def episodic_batch(
     key: jax.Array,
     config: ReinforceConfig,
@@ -337,64 +253,6 @@ def episodic_batch(
     return traj, psi, target
 
 
-def batch_gradient(
-    loss_fn: Any,
-    params: dict,
-    traj: Trajectory,
-    psi: jax.Array,
-    target: jax.Array,
-    chunk: int,
-) -> tuple[jax.Array, Any, Any]:
-    """:func:`chunked_value_and_grad` of ``loss_fn`` over the chunks the rollout ran."""
-    horizon = traj.mask.shape[0]
-    return chunked_value_and_grad(
-        loss_fn,
-        params,
-        batch_from(traj, psi, target),
-        traj.steps_run,
-        min(chunk, horizon),
-    )
-
-
-def per_trajectory_gradients(
-    policy: pol.Policy, policy_params: Any, traj: Trajectory, psi: jax.Array
-) -> Any:
-    """``g_i = Σ_t m_{i,t} Ψ_{i,t} ∇ log π(a_{i,t}|s_{i,t})`` for each trajectory.
-
-    Args:
-      policy: the policy's ``(init, apply)``.
-      policy_params: its parameters.
-      traj: a batch ``[T, N]`` (obs, action and mask are used).
-      psi: the weights Ψ, ``[T, N]``, as the estimator computed them for the whole
-        batch (no gradient flows into them).
-
-    Returns:
-      A pytree shaped like ``policy_params`` with a leading axis N. Its mean over
-      that axis is the batch estimate ``−∇ score_function_loss``.
-    """
-    loss_fn = make_loss(None, policy, None, None, 1, jnp.float32(1.0), score_only=True)
-    batch = batch_from(traj, psi, psi)
-
-    def one(b: Batch) -> Any:
-        column = jax.tree.map(lambda x: jnp.expand_dims(x, 1), b)  # [T, 1, ...]
-        grads = jax.grad(lambda p: loss_fn({"policy": p}, column)[0])(policy_params)
-        # The loss is −Σ_t mΨ log π: its negated gradient is the ascent direction.
-        return jax.tree.map(jnp.negative, grads)
-
-    return jax.vmap(one, in_axes=1)(batch)
-
-
-def gradient_metrics(
-    policy: pol.Policy, policy_params: Any, traj: Trajectory, psi: jax.Array
-) -> dict[str, jax.Array]:
-    """``gradient_variance`` and ``gradient_snr`` of one update's batch
-    (``gradient_diagnostics=True``; see :mod:`jaxpg.diagnostics`)."""
-    stats = gradient_statistics(
-        per_trajectory_gradients(policy, policy_params, traj, psi)
-    )
-    return {"gradient_variance": stats.variance, "gradient_snr": stats.snr}
-
-
 def make_update(
     config: ReinforceConfig,
     env: Any,
@@ -428,31 +286,10 @@ def make_update(
         num_steps = jnp.maximum(traj.mask.sum(), 1.0)
         loss_fn = make_loss(config, policy, value, hp, n, num_steps)
         loss, grads, aux = batch_gradient(loss_fn, params, traj, psi, target, chunk)
-        # Clipping and Adam on one flat vector: elementwise Adam and the global norm
-        # are the same as per leaf, and XLA gets one kernel per step instead of
-        # one per parameter array.
-        flat_params, unravel = ravel_pytree(params)
-        flat_grads = ravel_pytree(grads)[0]
-        grad_norm = jnp.sqrt(jnp.sum(flat_grads * flat_grads))
-        optimizer = base.make_optimizer(hp)
-        updates, opt_state = optimizer.update(flat_grads, state.opt_state, flat_params)
-        new_params = unravel(optax.apply_updates(flat_params, updates))
-
-        stats = episode_statistics(traj)
-        metrics = base.episode_metrics(
-            stats["return"], stats["length"], stats["finished"], state
+        new_params, opt_state, grad_norm = _flat_adam_step(
+            hp, params, grads, state.opt_state
         )
-        real_steps = traj.mask.sum()
-        metrics.update(
-            loss=loss,
-            policy_loss=aux["policy_loss"],
-            entropy=aux["entropy"] * n / jnp.maximum(real_steps, 1.0),
-            grad_norm=grad_norm,
-            env_steps=real_steps.astype(jnp.int32),
-            computed_steps=(traj.steps_run * n).astype(jnp.int32),
-        )
-        if value is not None:
-            metrics["value_loss"] = aux["value_loss"]
+        metrics = _metrics(config, traj, state, loss, aux, grad_norm)
         if config.gradient_diagnostics:  # opt-in: off adds nothing to the program
             metrics.update(gradient_metrics(policy, params["policy"], traj, psi))
         new_state = state._replace(
@@ -472,18 +309,46 @@ def make_update(
             "policy": policy.init(key_policy, obs),
             "value": None if value is None else value.init(key_value, obs),
         }
-        return TrainState(
-            params=params,
-            opt_state=base.make_optimizer(hp).init(ravel_pytree(params)[0]),
-            key=key,
-            env_state=None,
-            step=jnp.int32(0),
-            hparams=hp,
-            last_episode_return=jnp.float32(0.0),
-            last_episode_length=jnp.float32(0.0),
-        )
+        opt_state = base.make_optimizer(hp).init(ravel_pytree(params)[0])
+        return base.initial_state(key, params, opt_state, None, hp)
 
     return base.Update(init, update)
+
+
+def _flat_adam_step(hp: HParams, params: dict, grads: dict, opt_state: Any):
+    """Clipping and Adam on one flat vector: ``(new params, opt state, ‖g‖)``.
+
+    Elementwise Adam and the global norm are the same as per leaf, and XLA gets one
+    kernel per step instead of one per parameter array.
+    """
+    flat_params, unravel = ravel_pytree(params)
+    flat_grads = ravel_pytree(grads)[0]
+    grad_norm = jnp.sqrt(jnp.sum(flat_grads * flat_grads))
+    updates, opt_state = base.make_optimizer(hp).update(
+        flat_grads, opt_state, flat_params
+    )
+    return unravel(optax.apply_updates(flat_params, updates)), opt_state, grad_norm
+
+
+def _metrics(config, traj, state, loss, aux, grad_norm) -> dict[str, jax.Array]:
+    """An update's metrics: episode statistics, losses, step counts."""
+    n = config.num_envs
+    stats = episode_statistics(traj)
+    metrics = base.episode_metrics(
+        stats["return"], stats["length"], stats["finished"], state
+    )
+    real_steps = traj.mask.sum()
+    metrics.update(
+        loss=loss,
+        policy_loss=aux["policy_loss"],
+        entropy=aux["entropy"] * n / jnp.maximum(real_steps, 1.0),
+        grad_norm=grad_norm,
+        env_steps=real_steps.astype(jnp.int32),
+        computed_steps=(traj.steps_run * n).astype(jnp.int32),
+    )
+    if "value_loss" in aux:
+        metrics["value_loss"] = aux["value_loss"]
+    return metrics
 
 
 ALGORITHM = base.Algorithm(

@@ -16,6 +16,7 @@ sampled from ``key_act`` in one batched draw, and the N environments step with
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any, NamedTuple
 
@@ -24,6 +25,7 @@ import jax.numpy as jnp
 
 from jaxpg import policy as pol
 from jaxpg.envs import max_episode_steps
+from jaxpg.rollout.seeds import closure_free, seed_batched
 from jaxpg.sharding import constrain
 
 
@@ -134,211 +136,223 @@ def episodic_rollout(
     horizon = max_episode_steps(env_params) if max_steps is None else int(max_steps)
     chunk = max(1, min(int(chunk), horizon))
     num_chunks = math.ceil(horizon / chunk)
-    padded = num_chunks * chunk
+    static = _Static(
+        policy,
+        value,
+        env,
+        num_envs,
+        horizon,
+        chunk,
+        num_chunks * chunk,
+        deterministic,
+        sharding,
+    )
     if value is None:
         value_params = None
-    # Traced leaves of env_params are arguments (a custom_vmap function may not close
-    # over batched values); Python scalars stay static, as gymnax expects.
-    ep_leaves, ep_def = jax.tree.flatten(env_params)
-    traced = [isinstance(x, jax.core.Tracer) for x in ep_leaves]
-    ep_dynamic = [x for x, d in zip(ep_leaves, traced, strict=True) if d]
-
-    def env_params_of(dynamic):
-        it = iter(dynamic)
-        return jax.tree.unflatten(
-            ep_def,
-            [next(it) if d else x for x, d in zip(ep_leaves, traced, strict=True)],
-        )
-
-    def step(pp, vp, ep, carry, _):
-        t, key, obs, env_state, alive = carry
-        key, key_act, key_env = jax.random.split(key, 3)
-        output = policy.apply(pp, obs)
-        action = pol.mode(output) if deterministic else pol.sample(key_act, output)
-        logp = pol.log_prob(output, action)
-        v = (
-            value.apply(vp, obs)
-            if value is not None
-            else jnp.zeros((num_envs,), jnp.float32)
-        )
-        next_obs, env_state, reward, terminated, truncated = jax.vmap(
-            _step_or_stay, in_axes=(None, 0, 0, 0, 0, None)
-        )(
-            env,
-            constrain(jax.random.split(key_env, num_envs), sharding),
-            env_state,
-            action,
-            alive,
-            ep,
-        )
-        valid = alive & (t < horizon)
-        done = terminated | truncated
-        maskf = valid.astype(jnp.float32)
-        record = (obs, action, reward * maskf, terminated, truncated, maskf, logp, v)
-        next_obs, env_state, alive, record = constrain(
-            (next_obs, env_state, valid & ~done, record), sharding
-        )
-        return (t + 1, key, next_obs, env_state, alive), record
-
-    # One seed's pieces: the loop below runs them directly, or vmapped over a batch
-    # of seeds that shares the chunk counter t (see _seed_batched).
-    def start(key, pp, vp, ep_dyn):
-        ep = env_params_of(ep_dyn)
-        key_reset, key = jax.random.split(key)
-        obs, env_state = jax.vmap(env.reset, in_axes=(0, None))(
-            constrain(jax.random.split(key_reset, num_envs), sharding), ep
-        )
-        obs, env_state = constrain((obs, env_state), sharding)
-        alive = jnp.ones((num_envs,), bool)
-        # Zero buffers shaped like one chunk's records, padded to the full horizon.
-        rec_shapes = jax.eval_shape(
-            lambda: jax.lax.scan(
-                lambda c, x: step(pp, vp, ep, c, x),
-                (jnp.int32(0), key, obs, env_state, alive),
-                None,
-                length=1,
-            )[1]
-        )
-        buffers = tuple(
-            constrain(jnp.zeros((padded,) + s.shape[1:], s.dtype), sharding, axis=1)
-            for s in rec_shapes
-        )
-        return (key, obs, env_state, alive), buffers
-
-    def run_chunk(t, state, buffers, pp, vp, ep_dyn):
-        ep = env_params_of(ep_dyn)
-        (_, *state), rec = jax.lax.scan(
-            lambda c, x: step(pp, vp, ep, c, x), (t, *state), None, length=chunk
-        )
-        buffers = tuple(_write(b, x, t) for b, x in zip(buffers, rec, strict=True))
-        return tuple(state), buffers
-
-    # The pieces as closure-free functions: a custom_vmap rule may not close over
-    # tracers (a caller's while_loop or cond can hand the rollout values that a
-    # surrounding vmap batches), so whatever they capture becomes an argument.
+    ep = _EnvParams.of(env_params)
     eager = jax.config.jax_disable_jit
-    if eager:  # op by op: nothing to stage out, and nothing can be vmapped later
-        start_fn, start_consts = (lambda _, *a: start(*a)), []
-        chunk_fn, chunk_consts = (lambda _, *a: run_chunk(*a)), []
-    else:
-        start_fn, start_consts = _closure_free(
-            start, key, policy_params, value_params, ep_dynamic
-        )
-        state_shapes = jax.eval_shape(
-            lambda *a: start_fn(start_consts, *a),
-            key,
-            policy_params,
-            value_params,
-            ep_dynamic,
-        )
-        chunk_fn, chunk_consts = _closure_free(
-            run_chunk,
-            jnp.int32(0),
-            *state_shapes,
-            policy_params,
-            value_params,
-            ep_dynamic,
-        )
-
-    def loop(spec, args):
-        """The chunk loop; ``spec`` None: one seed, else which leaves of ``args``
-        carry a leading seed axis (vmapped, one t for all seeds)."""
-        key, pp, vp, ep_dyn, c_start, c_chunk = args
-
-        def begin(key, pp, vp, ep_dyn, c_start):
-            return start_fn(c_start, key, pp, vp, ep_dyn)
-
-        def advance(t, state, buffers, pp, vp, ep_dyn, c_chunk):
-            return chunk_fn(c_chunk, t, state, buffers, pp, vp, ep_dyn)
-
-        if spec is not None:
-            axes = jax.tree.map(lambda b: 0 if b else None, spec)
-            begin = jax.vmap(begin, in_axes=(*axes[:4], axes[4]))
-            advance = jax.vmap(advance, in_axes=(None, 0, 0, *axes[1:4], axes[5]))
-        state, buffers = begin(key, pp, vp, ep_dyn, c_start)
-
-        def body(c):
-            t, state, buffers = c
-            state, buffers = advance(t, state, buffers, pp, vp, ep_dyn, c_chunk)
-            return t + chunk, state, buffers
-
-        init = (jnp.int32(0), state, buffers)
-        if stop_early:
-            t, _, buffers = jax.lax.while_loop(
-                lambda c: (c[0] < horizon) & c[1][3].any(), body, init
-            )
-        else:
-            t, _, buffers = jax.lax.fori_loop(0, num_chunks, lambda _, c: body(c), init)
-        if spec is not None:
-            t = jnp.broadcast_to(t, buffers[0].shape[:1])
-        return Trajectory(*buffers, steps_run=t)
-
-    args = (key, policy_params, value_params, ep_dynamic, start_consts, chunk_consts)
+    pieces, start_consts, chunk_consts = _pieces(
+        static, ep, key, policy_params, value_params, stop_early, eager
+    )
+    loop = functools.partial(_chunk_loop, static, pieces)
+    args = (key, policy_params, value_params, ep.dynamic, start_consts, chunk_consts)
     if eager:
         return loop(None, args)
-    return _seed_batched(loop, None, None)(*args)
+    return seed_batched(loop, None, None)(*args)
 
 
-def _closure_free(fun: Any, *example: Any) -> tuple[Any, list]:
-    """``fun`` as ``f(consts, *args)`` with every captured value in ``consts``."""
-    closed, out_shape = jax.make_jaxpr(fun, return_shape=True)(*example)
-    out_tree = jax.tree.structure(out_shape)
+class _Static(NamedTuple):
+    """What the rollout's traced pieces take as Python constants."""
 
-    def converted(consts, *args):
-        out = jax.core.eval_jaxpr(closed.jaxpr, consts, *jax.tree.leaves(args))
-        return jax.tree.unflatten(out_tree, out)
+    policy: pol.Policy
+    value: pol.Policy | None
+    env: Any  # the encoded environment
+    num_envs: int  # N
+    horizon: int  # steps from this index on are masked
+    chunk: int  # steps per lax.scan chunk
+    padded: int  # rows of the buffers: whole chunks covering the horizon
+    deterministic: bool  # the policy's mode instead of a sample
+    sharding: Any  # NamedSharding of the env axis, or None
 
-    return converted, list(closed.consts)
 
+class _EnvParams(NamedTuple):
+    """``env_params`` split into static leaves and traced ones (arguments).
 
-def _seed_batched(loop: Any, spec: Any, size: int | None) -> Any:
-    """``loop(spec, args)`` as a function of ``args`` whose vmap batches seeds.
-
-    A plain ``jax.vmap`` of the rollout turns its ``lax.while_loop`` into one whose
-    every iteration selects, per seed, between the new and the old carry -- the
-    whole ``[T, N]`` trajectory buffers included -- and whose buffer writes at a
-    per-seed time index become scatters: K vmapped seeds then cost about twice as
-    much per step as one run with K·N environments. Under vmap this function
-    instead runs ``loop`` with the seed axis inside the chunks and one chunk
-    counter for all seeds (it stops when every seed's environments are done, like
-    one wide rollout). Each seed's records are the same as its own rollout's; its
-    ``steps_run`` is the batch's. Nested vmaps merge into one seed axis.
+    A custom_vmap function may not close over batched values, so traced leaves are
+    passed in; Python scalars stay static, as gymnax expects.
     """
 
-    @jax.custom_batching.custom_vmap
-    def run(*args):
-        return loop(spec, args)
+    leaves: list
+    treedef: Any
+    traced: list  # bool per leaf
+    dynamic: list  # the traced leaves
 
-    @run.def_vmap
-    def rule(axis_size, in_batched, *args):
-        outer = tuple(in_batched)
-        inner = spec if spec is not None else jax.tree.map(lambda _: False, outer)
-        batched_args = jax.tree.map(
-            lambda x, b, s: _merge(x, b, s, axis_size, size), tuple(args), outer, inner
+    @classmethod
+    def of(cls, env_params: Any) -> _EnvParams:
+        leaves, treedef = jax.tree.flatten(env_params)
+        traced = [isinstance(x, jax.core.Tracer) for x in leaves]
+        dynamic = [x for x, d in zip(leaves, traced, strict=True) if d]
+        return cls(leaves, treedef, traced, dynamic)
+
+    def rebuild(self, dynamic: list) -> Any:
+        """The parameters with ``dynamic`` in place of the traced leaves."""
+        it = iter(dynamic)
+        return jax.tree.unflatten(
+            self.treedef,
+            [
+                next(it) if d else x
+                for x, d in zip(self.leaves, self.traced, strict=True)
+            ],
         )
-        new_spec = jax.tree.map(lambda b, s: b or s, outer, inner)
-        merged = axis_size * (size or 1)
-        out = _seed_batched(loop, tuple(new_spec), merged)(*batched_args)
-        if size is not None:
-            out = jax.tree.map(
-                lambda x: x.reshape((axis_size, size) + x.shape[1:]), out
-            )
-        return out, jax.tree.map(lambda _: True, out)
-
-    return run
 
 
-def _merge(x: Any, outer: bool, inner: bool, outer_size: int, inner_size: int | None):
-    """One argument leaf with the new (outer) vmap axis folded into the seed axis."""
-    if inner_size is None:  # first level: the seed axis is the vmapped one
-        return x
-    if not (outer or inner):
-        return x
-    if not outer:
-        x = jnp.broadcast_to(x, (outer_size,) + x.shape)
-    elif not inner:
-        x = jnp.broadcast_to(x[:, None], (outer_size, inner_size) + x.shape[1:])
-    return x.reshape((outer_size * inner_size,) + x.shape[2:])
+class _Walk(NamedTuple):
+    """The N environments between two steps."""
+
+    key: jax.Array  # the rollout's key stream
+    obs: jax.Array  # [N, *obs_shape]: the observation to act on
+    env_state: Any  # the N environment states
+    alive: jax.Array  # [N] bool: the episode has not ended yet
+
+
+def _step(s: _Static, pp, vp, ep, carry, _):
+    """One time step of the N environments: ``((t, *walk), _) → ((t + 1, *walk),
+    records)``, the records in :class:`Trajectory` field order."""
+    t, key, obs, env_state, alive = carry
+    key, key_act, key_env = jax.random.split(key, 3)
+    output = s.policy.apply(pp, obs)
+    action = pol.mode(output) if s.deterministic else pol.sample(key_act, output)
+    logp = pol.log_prob(output, action)
+    v = (
+        s.value.apply(vp, obs)
+        if s.value is not None
+        else jnp.zeros((s.num_envs,), jnp.float32)
+    )
+    next_obs, env_state, reward, terminated, truncated = jax.vmap(
+        _step_or_stay, in_axes=(None, 0, 0, 0, 0, None)
+    )(
+        s.env,
+        constrain(jax.random.split(key_env, s.num_envs), s.sharding),
+        env_state,
+        action,
+        alive,
+        ep,
+    )
+    valid = alive & (t < s.horizon)
+    done = terminated | truncated
+    maskf = valid.astype(jnp.float32)
+    record = (obs, action, reward * maskf, terminated, truncated, maskf, logp, v)
+    next_obs, env_state, alive, record = constrain(
+        (next_obs, env_state, valid & ~done, record), s.sharding
+    )
+    return (t + 1, key, next_obs, env_state, alive), record
+
+
+def _start(s: _Static, ep_split: _EnvParams, key, pp, vp, ep_dyn):
+    """One seed's reset and zero buffers: ``(walk, buffers)``."""
+    ep = ep_split.rebuild(ep_dyn)
+    key_reset, key = jax.random.split(key)
+    obs, env_state = jax.vmap(s.env.reset, in_axes=(0, None))(
+        constrain(jax.random.split(key_reset, s.num_envs), s.sharding), ep
+    )
+    obs, env_state = constrain((obs, env_state), s.sharding)
+    alive = jnp.ones((s.num_envs,), bool)
+    # Zero buffers shaped like one chunk's records, padded to the full horizon.
+    rec_shapes = jax.eval_shape(
+        lambda: jax.lax.scan(
+            lambda c, x: _step(s, pp, vp, ep, c, x),
+            (jnp.int32(0), key, obs, env_state, alive),
+            None,
+            length=1,
+        )[1]
+    )
+    buffers = tuple(
+        constrain(jnp.zeros((s.padded,) + r.shape[1:], r.dtype), s.sharding, axis=1)
+        for r in rec_shapes
+    )
+    return _Walk(key, obs, env_state, alive), buffers
+
+
+def _run_chunk(s: _Static, ep_split: _EnvParams, t, walk, buffers, pp, vp, ep_dyn):
+    """``s.chunk`` steps from ``walk``, written into ``buffers`` at row ``t``."""
+    ep = ep_split.rebuild(ep_dyn)
+    (_, *walk), rec = jax.lax.scan(
+        lambda c, x: _step(s, pp, vp, ep, c, x), (t, *walk), None, length=s.chunk
+    )
+    buffers = tuple(_write(b, x, t) for b, x in zip(buffers, rec, strict=True))
+    return _Walk(*walk), buffers
+
+
+class _Pieces(NamedTuple):
+    """The closure-free start and chunk functions, and whether to stop early."""
+
+    start: Any  # (consts, key, pp, vp, ep_dyn) → (walk, buffers)
+    chunk: Any  # (consts, t, walk, buffers, pp, vp, ep_dyn) → (walk, buffers)
+    stop_early: bool
+
+
+def _pieces(s: _Static, ep: _EnvParams, key, pp, vp, stop_early: bool, eager: bool):
+    """The start and chunk functions and their captured constants.
+
+    Jitted, they are closure-free: a custom_vmap rule may not close over tracers (a
+    caller's while_loop or cond can hand the rollout values that a surrounding vmap
+    batches), so whatever they capture becomes an argument. Op by op (``eager``)
+    there is nothing to stage out, and nothing can be vmapped later.
+    """
+    if eager:
+        start_fn = lambda _, *a: _start(s, ep, *a)  # noqa: E731
+        chunk_fn = lambda _, *a: _run_chunk(s, ep, *a)  # noqa: E731
+        return _Pieces(start_fn, chunk_fn, stop_early), [], []
+    start_fn, start_consts = closure_free(
+        functools.partial(_start, s, ep), key, pp, vp, ep.dynamic
+    )
+    walk_and_buffers = jax.eval_shape(
+        lambda *a: start_fn(start_consts, *a), key, pp, vp, ep.dynamic
+    )
+    chunk_fn, chunk_consts = closure_free(
+        functools.partial(_run_chunk, s, ep),
+        jnp.int32(0),
+        *walk_and_buffers,
+        pp,
+        vp,
+        ep.dynamic,
+    )
+    return _Pieces(start_fn, chunk_fn, stop_early), start_consts, chunk_consts
+
+
+def _chunk_loop(s: _Static, pieces: _Pieces, spec, args) -> Trajectory:
+    """The chunk loop; ``spec`` None: one seed, else which leaves of ``args``
+    carry a leading seed axis (vmapped, one t for all seeds)."""
+    key, pp, vp, ep_dyn, c_start, c_chunk = args
+
+    def begin(key, pp, vp, ep_dyn, c_start):
+        return pieces.start(c_start, key, pp, vp, ep_dyn)
+
+    def advance(t, walk, buffers, pp, vp, ep_dyn, c_chunk):
+        return pieces.chunk(c_chunk, t, walk, buffers, pp, vp, ep_dyn)
+
+    if spec is not None:
+        axes = jax.tree.map(lambda b: 0 if b else None, spec)
+        begin = jax.vmap(begin, in_axes=(*axes[:4], axes[4]))
+        advance = jax.vmap(advance, in_axes=(None, 0, 0, *axes[1:4], axes[5]))
+    walk, buffers = begin(key, pp, vp, ep_dyn, c_start)
+
+    def body(c):
+        t, walk, buffers = c
+        walk, buffers = advance(t, walk, buffers, pp, vp, ep_dyn, c_chunk)
+        return t + s.chunk, walk, buffers
+
+    init = (jnp.int32(0), walk, buffers)
+    if pieces.stop_early:
+        t, _, buffers = jax.lax.while_loop(
+            lambda c: (c[0] < s.horizon) & c[1].alive.any(), body, init
+        )
+    else:
+        num_chunks = s.padded // s.chunk
+        t, _, buffers = jax.lax.fori_loop(0, num_chunks, lambda _, c: body(c), init)
+    if spec is not None:
+        t = jnp.broadcast_to(t, buffers[0].shape[:1])
+    return Trajectory(*buffers, steps_run=t)
 
 
 def episode_statistics(traj: Trajectory) -> dict[str, jax.Array]:

@@ -131,33 +131,62 @@ def rollout(
                 "info['final_observation'] (gymnax >= 1.0 does): a truncated "
                 "episode bootstraps from it"
             )
-        done = terminated | truncated
-        ep_return = s.episode_return + reward
-        ep_length = s.episode_length + 1
-        donef = done.astype(jnp.float32)
-        scaling = s.reward_return is not None
-        r_return = s.reward_return * gamma + reward if scaling else None
-        record = Rollout(
-            obs=s.obs,
-            action=action,
-            reward=reward,
-            terminated=terminated,
-            truncated=truncated,
-            log_prob=logp,
-            final_obs=info["final_observation"],
-            finished_return=ep_return * donef,
-            finished_length=ep_length.astype(jnp.float32) * donef,
-            reward_return=r_return,
-        )
-        nxt = RolloutState(
-            env_state=env_state,
-            obs=next_obs,
-            episode_return=jnp.where(done, 0.0, ep_return),
-            episode_length=jnp.where(done, 0, ep_length),
-            reward_return=jnp.where(done, 0.0, r_return) if scaling else None,
-            reward_stats=s.reward_stats,
+        record, nxt = _bookkeeping(
+            s,
+            action,
+            logp,
+            env_state,
+            next_obs,
+            reward,
+            terminated,
+            truncated,
+            info,
+            gamma,
         )
         return (key, constrain(nxt, sharding)), constrain(record, sharding)
 
     (_, end), batch = jax.lax.scan(step, (key, start), None, length=num_steps)
     return end, batch
+
+
+def _bookkeeping(
+    s: RolloutState,
+    action: jax.Array,
+    logp: jax.Array,
+    env_state: Any,
+    next_obs: jax.Array,
+    reward: jax.Array,
+    terminated: jax.Array,
+    truncated: jax.Array,
+    info: dict,
+    gamma: Any,
+) -> tuple[Rollout, RolloutState]:
+    """One step's record and the state after it: running episode statistics are
+    written out where an episode ended, then restarted."""
+    done = terminated | truncated
+    ep_return = s.episode_return + reward
+    ep_length = s.episode_length + 1
+    donef = done.astype(jnp.float32)
+    scaling = s.reward_return is not None
+    r_return = s.reward_return * gamma + reward if scaling else None
+    record = Rollout(
+        obs=s.obs,
+        action=action,
+        reward=reward,
+        terminated=terminated,
+        truncated=truncated,
+        log_prob=logp,
+        final_obs=info["final_observation"],
+        finished_return=ep_return * donef,
+        finished_length=ep_length.astype(jnp.float32) * donef,
+        reward_return=r_return,
+    )
+    nxt = RolloutState(
+        env_state=env_state,
+        obs=next_obs,
+        episode_return=jnp.where(done, 0.0, ep_return),
+        episode_length=jnp.where(done, 0, ep_length),
+        reward_return=jnp.where(done, 0.0, r_return) if scaling else None,
+        reward_stats=s.reward_stats,
+    )
+    return record, nxt
