@@ -6,9 +6,9 @@
 Loads ``RUN_DIR/checkpoint``, runs the policy for ``--episodes`` episodes in gymnax
 (``jaxpg.evaluate``) and, for CartPole-v1, Acrobot-v1, MountainCar-v0, Pendulum-v1
 and MountainCarContinuous-v0, in gymnasium's own implementation of the task
-(``jaxpg.run.gym_eval``); prints mean ± std of the undiscounted return for each. Actions
-are the policy's mode unless ``--stochastic``. ``--gif`` renders one gymnasium
-episode to an animated GIF (needs pygame).
+(``jaxpg.run.gym_eval``); prints mean ± std of the undiscounted return for each.
+Actions are the policy's mode unless ``--stochastic``. ``--gif`` renders one
+gymnasium episode to an animated GIF (needs pygame).
 
 Exit status 2 for bad input (no run folder, broken checkpoint, unknown seed index).
 """
