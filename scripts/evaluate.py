@@ -6,9 +6,9 @@
 Loads ``RUN_DIR/checkpoint``, runs the policy for ``--episodes`` episodes in gymnax
 (``jaxpg.evaluate``) and, for CartPole-v1, Acrobot-v1, MountainCar-v0, Pendulum-v1
 and MountainCarContinuous-v0, in gymnasium's own implementation of the task
-(``jaxpg.gym_eval``); prints mean ± std of the undiscounted return for each. Actions
-are the policy's mode unless ``--stochastic``. ``--gif`` renders one gymnasium
-episode to an animated GIF (needs pygame).
+(``jaxpg.run.gym_eval``); prints mean ± std of the undiscounted return for each.
+Actions are the policy's mode unless ``--stochastic``. ``--gif`` renders one
+gymnasium episode to an animated GIF (needs pygame).
 
 Exit status 2 for bad input (no run folder, broken checkpoint, unknown seed index).
 """
@@ -23,7 +23,7 @@ import jax
 import numpy as np
 
 import jaxpg
-from jaxpg import gym_eval, runner
+from jaxpg.run import RunError, algorithm_label, gym_eval, load_run
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -82,8 +82,8 @@ def main(argv: list[str] | None = None) -> int:
     if not 0 <= args.seed < 2**32:
         parser.error(f"--seed must be an integer in [0, 2**32); got {args.seed}")
     try:
-        state, config, options = runner.load_run(args.run_dir)
-    except runner.RunError as error:
+        state, config, options = load_run(args.run_dir)
+    except RunError as error:
         parser.error(str(error))
     seeds = options.seeds
     if not 0 <= args.seed_index < seeds:
@@ -102,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
     step = int(np.asarray(state.step).reshape(-1)[0])
     how = "sampled" if args.stochastic else "greedy"
     print(
-        f"{args.run_dir}: {runner.algorithm_label(config)} on {config.env_id}, "
+        f"{args.run_dir}: {algorithm_label(config)} on {config.env_id}, "
         f"checkpoint at update {step}/{config.num_updates}"
         + (f", {seeds} seeds" if seeds > 1 else "")
     )

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from jaxpg import runner
+from jaxpg.run import RunError, algorithm_label, read_metrics, read_run_config
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -108,10 +108,10 @@ def main(argv: list[str] | None = None) -> int:
     runs = []
     for i, run_dir in enumerate(args.run_dirs):
         try:
-            config, run = runner.read_run_config(run_dir)
-        except runner.RunError as error:
+            config, run = read_run_config(run_dir)
+        except RunError as error:
             parser.error(str(error))
-        rows = runner.read_metrics(run_dir)
+        rows = read_metrics(run_dir)
         if not rows:
             parser.error(f"{run_dir} has no metrics.jsonl rows yet")
         if args.metric not in rows[0]:
@@ -124,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
         label = (
             args.labels[i]
             if args.labels
-            else f"{runner.algorithm_label(config)}, {seeds} seed"
+            else f"{algorithm_label(config)}, {seeds} seed"
             + ("s" if seeds > 1 else "")
             + f" ({run_dir.name})"
         )

@@ -568,7 +568,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
 
     import jaxpg.presets as presets
-    from jaxpg import cli
+    from jaxpg.run import compilation as cli
 
     if not args.no_cache:
         cli.enable_compilation_cache(cli.default_cache_dir())

@@ -4,14 +4,15 @@
     python scripts/train.py --resume runs/CartPole-v1-20261125-171743
     python scripts/train.py --devices all --num-envs 1024   # envs split over devices
 
-``--algo`` picks the algorithm (reinforce, a2c, ppo) and the flags start from its
-tuned preset for ``--env-id`` (:func:`jaxpg.tuned_config`; ``--preset none``: the
-config class's defaults; flags given explicitly win); every field of its config is a
-flag (``python scripts/train.py --algo ppo --help`` lists them with their defaults),
-and so is every run option (``jaxpg.runner.RunOptions``: seeds, chunk, evaluation,
-checkpoints, TensorBoard). The work is done by :func:`jaxpg.runner.train_run`; this
-file parses flags, checks them, and reports. ``--devices`` and the multi-host flags
-(``--distributed``, ...) run the same loop over a :mod:`jaxpg.distributed` mesh.
+``--algo`` picks the algorithm (a name in :mod:`jaxpg.algorithms.registry`) and the
+flags start from its tuned preset for ``--env-id`` (:func:`jaxpg.tuned_config`;
+``--preset none``: the config class's defaults; flags given explicitly win); every
+field of its config is a flag (``python scripts/train.py --algo ppo --help`` lists
+them with their defaults), and so is every run option (``jaxpg.run.RunOptions``:
+seeds, chunk, evaluation, checkpoints, TensorBoard). The work is done by
+:func:`jaxpg.run.train_run`; this file parses flags, checks them, and reports.
+``--devices`` and the multi-host flags (``--distributed``, ...) run the same loop
+over a :mod:`jaxpg.distributed` mesh.
 
 Exit status: 0 finished (or stopped early at ``--stop-at-return``), 1 stopped on a
 NaN/inf, 2 invalid input (nothing compiled or written), 128 + signal number after
@@ -29,19 +30,34 @@ import dataclasses  # noqa: E402
 import sys  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-from jaxpg import cli, distributed, presets, runner  # noqa: E402
+from jaxpg import distributed, presets  # noqa: E402
+from jaxpg.algorithms import registry  # noqa: E402
+from jaxpg.run import (  # noqa: E402
+    FIXED_ON_RESUME,
+    CacheEvents,
+    RunError,
+    RunOptions,
+    default_cache_dir,
+    default_out,
+    enable_compilation_cache,
+    flags,
+    read_run_config,
+    seconds,
+    train_run,
+)
 
 
 def build_parser(algo: str) -> argparse.ArgumentParser:
-    config_cls = runner.ALGORITHMS[algo]
+    algorithm = registry.get(algo)
+    config_cls = algorithm.config_type
     parser = argparse.ArgumentParser(
         prog="train.py",
-        description=f"Train {runner.algorithm_label(config_cls())} "
+        description=f"Train {algorithm.label} "
         f"(jaxpg.{config_cls.__name__}) on a gymnax environment.",
     )
     parser.add_argument(
         "--algo",
-        choices=list(runner.ALGORITHMS),
+        choices=list(registry.names()),
         default=algo,
         help="the algorithm; its config's fields are the flags below "
         "(default: reinforce)",
@@ -64,9 +80,9 @@ def build_parser(algo: str) -> argparse.ArgumentParser:
         "--seed/--seeds/--chunk come from RUN_DIR/config.json and may not change",
     )
     group = parser.add_argument_group(f"{config_cls.__name__} (the algorithm)")
-    cli.add_dataclass_flags(group, config_cls)
-    group = parser.add_argument_group("run options (jaxpg.runner.RunOptions)")
-    cli.add_dataclass_flags(group, runner.RunOptions)
+    flags.add_dataclass_flags(group, config_cls)
+    group = parser.add_argument_group("run options (jaxpg.run.RunOptions)")
+    flags.add_dataclass_flags(group, RunOptions)
     group.add_argument(
         "--out",
         type=Path,
@@ -92,7 +108,7 @@ def build_parser(algo: str) -> argparse.ArgumentParser:
         "device up to float reassociation, so resume with the same --devices for "
         "bit-identical runs",
     )
-    cli.add_multihost_flags(
+    flags.add_multihost_flags(
         group,
         "join a multi-process run (jaxpg.distributed.initialize): the same "
         "command on every host; unset flags below come from $JAX_COORDINATOR_ADDRESS"
@@ -120,10 +136,10 @@ def _show(value: object) -> str:
 
 def parse(
     argv: list[str],
-) -> tuple[object, runner.RunOptions, Path, bool, bool, argparse.Namespace]:
+) -> tuple[object, RunOptions, Path, bool, bool, argparse.Namespace]:
     """(config, options, run folder, resume?, no_cache?, args); exits 2 on bad input."""
     pre = argparse.ArgumentParser(add_help=False)
-    pre.add_argument("--algo", choices=list(runner.ALGORITHMS), default=None)
+    pre.add_argument("--algo", choices=list(registry.names()), default=None)
     pre.add_argument("--resume", type=Path, default=None)
     pre.add_argument("--env-id", dest="env_id", default=None)
     pre.add_argument("--preset", default="auto")
@@ -132,17 +148,17 @@ def parse(
     algo = known.algo or "reinforce"
     if known.resume is not None:
         try:
-            saved_config, saved_run = runner.read_run_config(known.resume)
-        except runner.RunError as error:
+            saved_config, saved_run = read_run_config(known.resume)
+        except RunError as error:
             build_parser(algo).error(str(error))
-        algo = runner.algorithm_name(saved_config)
+        algo = registry.for_config(saved_config).name
         if known.algo is not None and known.algo != algo:
             build_parser(algo).error(
                 f"--algo {known.algo}: the run in {known.resume} was trained with "
                 f"--algo {algo}; a resumed run keeps its algorithm"
             )
     parser = build_parser(algo)
-    config_cls = runner.ALGORITHMS[algo]
+    config_cls = registry.get(algo).config_type
     if saved_config is not None:
         # The run's own values become the defaults, so `--resume RUN` alone continues
         # it; a flag that disagrees with them is reported below.
@@ -151,7 +167,7 @@ def parse(
                 f.name: getattr(saved_config, f.name)
                 for f in dataclasses.fields(config_cls)
             },
-            **{k: v for k, v in saved_run.items() if k in runner.FIXED_ON_RESUME},
+            **{k: v for k, v in saved_run.items() if k in FIXED_ON_RESUME},
         )
     preset_note = None
     if saved_config is None:
@@ -179,7 +195,7 @@ def parse(
     args = parser.parse_args(argv)
     args.preset_note = preset_note
     try:
-        config = cli.dataclass_from_flags(config_cls, args)
+        config = flags.dataclass_from_flags(config_cls, args)
     except ValueError as error:
         message = _flag_error(config_cls, str(error))
         if preset_note is not None and preset_note.startswith("preset: tuned"):
@@ -189,7 +205,7 @@ def parse(
             )
         parser.error(message)
     try:
-        options = cli.dataclass_from_flags(runner.RunOptions, args)
+        options = flags.dataclass_from_flags(RunOptions, args)
     except ValueError as error:
         parser.error(str(error))
     if config.env_id is None:
@@ -207,7 +223,7 @@ def parse(
         return (
             config,
             options,
-            args.out or runner.default_out(config.env_id),
+            args.out or default_out(config.env_id),
             False,
             args.no_cache,
             args,
@@ -224,7 +240,7 @@ def parse(
     changed += [
         f"--{name} (the run has {saved_run.get(name)}, the command line says "
         f"{getattr(options, name)})"
-        for name in runner.FIXED_ON_RESUME
+        for name in FIXED_ON_RESUME
         if getattr(options, name) != saved_run.get(name)
     ]
     if changed:
@@ -248,11 +264,11 @@ def _mesh(args: argparse.Namespace, config: object, multi: bool):
     try:
         mesh = distributed.make_mesh(None if devices == "all" else int(devices))
     except ValueError as error:
-        raise runner.RunError(f"--devices {devices}: {error}") from None
+        raise RunError(f"--devices {devices}: {error}") from None
     try:
         distributed.check_divisible(config.num_envs, mesh.size)
     except ValueError as error:
-        raise runner.RunError(f"--num-envs: {error}") from None
+        raise RunError(f"--num-envs: {error}") from None
     return None if mesh.size == 1 and not multi else mesh
 
 
@@ -260,7 +276,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     config, options, out, resume, no_cache, args = parse(argv)
     try:
-        multi = cli.join_multihost_run(args)  # before any other JAX call
+        multi = flags.join_multihost_run(args)  # before any other JAX call
     except ValueError as error:
         print(f"train.py: error: {error}", file=sys.stderr)
         return 2
@@ -270,9 +286,9 @@ def main(argv: list[str] | None = None) -> int:
 
     # JAX decides once per process, at the first compilation, whether the
     # persistent cache is used: configure it before anything is compiled.
-    cache_dir = None if no_cache else cli.default_cache_dir()
-    cli.enable_compilation_cache(cache_dir)
-    events = cli.CacheEvents()
+    cache_dir = None if no_cache else default_cache_dir()
+    enable_compilation_cache(cache_dir)
+    events = CacheEvents()
 
     def cache_note() -> str:
         hits, misses = events.snapshot()
@@ -291,11 +307,11 @@ def main(argv: list[str] | None = None) -> int:
                 (config, options, str(out), resume), "the flags"
             )
         except ValueError as error:
-            raise runner.RunError(str(error)) from None
-        outcome = runner.train_run(
+            raise RunError(str(error)) from None
+        outcome = train_run(
             config, options, out, resume=resume, cache_note=cache_note, mesh=mesh
         )
-    except runner.RunError as error:
+    except RunError as error:
         print(f"train.py: error: {error}", file=sys.stderr)
         return 2
     if not primary:
@@ -303,7 +319,7 @@ def main(argv: list[str] | None = None) -> int:
     if outcome.status in ("finished", "solved"):
         print(f"saved config.json, metrics.jsonl, summary.json, checkpoint/ in {out}")
     print(
-        f"wall time {runner.seconds(time.perf_counter() - _START)}",
+        f"wall time {seconds(time.perf_counter() - _START)}",
         flush=True,
     )
     return outcome.exit_code

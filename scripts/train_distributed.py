@@ -29,28 +29,26 @@ import sys
 import time
 from pathlib import Path
 
-ALGORITHMS = ("reinforce", "a2c", "ppo")
+import jax
+import numpy as np
+
+import jaxpg
+from jaxpg import distributed
+from jaxpg.algorithms import registry
+from jaxpg.run import flags
 
 
-def _config_class(algo: str):
-    import jaxpg
-
-    return {
-        "reinforce": jaxpg.ReinforceConfig,
-        "a2c": jaxpg.A2CConfig,
-        "ppo": jaxpg.PPOConfig,
-    }[algo]
+def _config_class(algo: str) -> type:
+    return registry.get(algo).config_type
 
 
 def build_parser(algo: str) -> argparse.ArgumentParser:
-    from jaxpg import cli
-
     parser = argparse.ArgumentParser(
         prog="train_distributed.py",
         description="Train with the environment batch split over devices and hosts.",
     )
-    parser.add_argument("--algo", choices=ALGORITHMS, default="reinforce")
-    cli.add_dataclass_flags(parser.add_argument_group(algo), _config_class(algo))
+    parser.add_argument("--algo", choices=registry.names(), default="reinforce")
+    flags.add_dataclass_flags(parser.add_argument_group(algo), _config_class(algo))
     run = parser.add_argument_group("run")
     run.add_argument("--seed", type=int, default=0)
     run.add_argument("--chunk", type=int, default=10, help="updates per compiled call")
@@ -72,33 +70,26 @@ def build_parser(algo: str) -> argparse.ArgumentParser:
         "multi-host (else $JAX_COORDINATOR_ADDRESS / $JAX_NUM_PROCESSES / "
         "$JAX_PROCESS_ID, or a cluster JAX detects)"
     )
-    cli.add_multihost_flags(dist, "join a multi-process run")
+    flags.add_multihost_flags(dist, "join a multi-process run")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     pre = argparse.ArgumentParser(add_help=False)
-    pre.add_argument("--algo", choices=ALGORITHMS, default="reinforce")
+    pre.add_argument("--algo", choices=registry.names(), default="reinforce")
     algo = pre.parse_known_args(argv)[0].algo
     parser = build_parser(algo)
     args = parser.parse_args(argv)
 
-    from jaxpg import cli, distributed
-
     try:
-        config = cli.dataclass_from_flags(_config_class(algo), args)
+        config = flags.dataclass_from_flags(_config_class(algo), args)
     except ValueError as error:
         parser.error(str(error))
     try:
-        cli.join_multihost_run(args)  # before any other JAX call
+        flags.join_multihost_run(args)  # before any other JAX call
     except ValueError as error:
         parser.error(str(error))
-
-    import jax
-    import numpy as np
-
-    import jaxpg
 
     info = distributed.process_info()
     primary = distributed.is_primary()

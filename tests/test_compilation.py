@@ -30,8 +30,28 @@ def test_same_result_as_plain_jit(fast_compile):
         np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-5, atol=1e-6)
 
 
-def test_user_options_win():
+def test_user_options_win(monkeypatch):
+    # What jaxpg.jit hands jax.jit: the caller's value replaces jaxpg's for a key
+    # jaxpg sets itself; jaxpg's other options stay; other jit arguments pass through.
+    seen = {}
+    real_jit = jax.jit
+
+    def spy(fn, **kwargs):
+        seen.update(kwargs)
+        return real_jit(fn, **kwargs)
+
+    monkeypatch.setattr(jax, "jit", spy)
+    mine = {"xla_backend_optimization_level": 2}
     f = jaxpg.jit(
-        lambda x: x + 1, compiler_options={"xla_cpu_use_fusion_emitters": True}
+        lambda x: x + 1, fast_compile=True, compiler_options=mine, donate_argnums=()
     )
+    assert seen["compiler_options"] == {**jaxpg.compile_options(True), **mine}
+    assert seen["donate_argnums"] == ()
     assert int(f(1)) == 2
+    monkeypatch.undo()
+    # And XLA receives the caller's value: an invalid one is rejected by its name.
+    bad = jaxpg.jit(
+        lambda x: x + 1, compiler_options={"xla_backend_optimization_level": "high"}
+    )
+    with pytest.raises(jax.errors.JaxRuntimeError, match="xla_backend_optimization"):
+        bad.lower(np.float32(1.0)).compile()

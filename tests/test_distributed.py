@@ -22,7 +22,7 @@ import numpy as np
 import pytest
 
 import jaxpg
-from jaxpg import distributed, runner
+from jaxpg import distributed, run
 
 WORKER = Path(__file__).with_name("distributed_worker.py")
 ROOT = Path(__file__).resolve().parents[1]
@@ -223,7 +223,7 @@ def test_train_script_devices_flag_matches_one_device(tmp_path):
         out = tmp_path / f"devices{devices}"
         proc = _train_script([*common, "--devices", devices, "--out", out], tmp_path)
         assert proc.returncode == 0, proc.stderr[-3000:]
-        rows = runner.read_metrics(out)
+        rows = run.read_metrics(out)
         assert [r["update"] for r in rows] == [1, 2, 3]
         state, config = jaxpg.load(out / "checkpoint")
         assert config.num_envs == 8

@@ -1,4 +1,4 @@
-"""jaxpg.runner.train_run in-process: resume, signals, NaN stops, bad folders."""
+"""jaxpg.run.train_run in-process: resume, signals, NaN stops, bad folders."""
 
 from __future__ import annotations
 
@@ -16,14 +16,16 @@ import pytest
 from trees import assert_bit_identical
 
 import jaxpg
-from jaxpg import runner
+from jaxpg import run
+from jaxpg.algorithms import registry
+from jaxpg.run import flags
 
 pytestmark = pytest.mark.timeout(240)
 
 CONFIG = jaxpg.ReinforceConfig(
     env_id="CartPole-v1", num_envs=4, num_updates=6, hidden_sizes=(8,)
 )
-OPTIONS = runner.RunOptions(seed=1, chunk=2, eval_episodes=3, progress="lines")
+OPTIONS = run.RunOptions(seed=1, chunk=2, eval_episodes=3, progress="lines")
 
 
 def snapshot(folder: Path) -> dict:
@@ -36,7 +38,7 @@ def snapshot(folder: Path) -> dict:
 
 
 def rows(folder: Path) -> list[dict]:
-    return runner.read_metrics(folder)
+    return run.read_metrics(folder)
 
 
 def interrupt_at(update: int):
@@ -53,12 +55,12 @@ def interrupt_at(update: int):
 def two_seed_runs(tmp_path_factory):
     """An uninterrupted 2-seed run, and one interrupted by SIGINT then resumed."""
     root = tmp_path_factory.mktemp("runner")
-    options = runner.RunOptions(
+    options = run.RunOptions(
         seed=1, seeds=2, chunk=2, eval_episodes=3, checkpoint_every=0, progress="lines"
     )
     logs: list[str] = []
-    whole = runner.train_run(CONFIG, options, root / "whole", log=logs.append)
-    stopped = runner.train_run(
+    whole = run.train_run(CONFIG, options, root / "whole", log=logs.append)
+    stopped = run.train_run(
         CONFIG,
         options,
         root / "split",
@@ -67,7 +69,7 @@ def two_seed_runs(tmp_path_factory):
     )
     after_stop = snapshot(root / "split")
     stopped_rows = rows(root / "split")
-    resumed = runner.train_run(
+    resumed = run.train_run(
         CONFIG, options, root / "split", resume=True, log=logs.append
     )
     return root, whole, stopped, resumed, after_stop, stopped_rows, logs
@@ -80,8 +82,8 @@ def test_interrupted_and_resumed_run_is_bit_identical(two_seed_runs):
     assert stopped.exit_code == 128 + signal.SIGINT
     # In memory and on disk, the resumed run ends exactly where the other one does.
     assert_bit_identical(resumed.state, whole.state)
-    state_a, config_a, options_a = runner.load_run(root / "whole")
-    state_b, config_b, _ = runner.load_run(root / "split")
+    state_a, config_a, options_a = run.load_run(root / "whole")
+    state_b, config_b, _ = run.load_run(root / "split")
     assert config_a == config_b == CONFIG and options_a.seeds == 2
     assert_bit_identical(state_a, state_b)
     assert np.asarray(state_a.step).tolist() == [6, 6]
@@ -140,11 +142,11 @@ def poisoned_trainer(config, bad_update: int):
 
 def test_nan_stops_at_that_chunk_and_keeps_the_last_good_checkpoint(tmp_path):
     out = tmp_path / "run"
-    options = runner.RunOptions(
+    options = run.RunOptions(
         seed=0, chunk=2, checkpoint_every=2, eval_episodes=3, progress="lines"
     )
     logs: list[str] = []
-    outcome = runner.train_run(
+    outcome = run.train_run(
         CONFIG, options, out, trainer=poisoned_trainer(CONFIG, 5), log=logs.append
     )
     assert outcome.status == "diverged" and outcome.exit_code == 1
@@ -164,7 +166,7 @@ def test_nan_stops_at_that_chunk_and_keeps_the_last_good_checkpoint(tmp_path):
 
 def test_nan_in_the_first_chunk_writes_no_checkpoint(tmp_path):
     out = tmp_path / "run"
-    outcome = runner.train_run(
+    outcome = run.train_run(
         CONFIG,
         OPTIONS,
         out,
@@ -183,7 +185,7 @@ def test_a_missing_episode_is_not_a_nan(tmp_path):
     config = jaxpg.A2CConfig(
         env_id="Pendulum-v1", num_envs=2, num_steps=4, num_updates=4, hidden_sizes=(8,)
     )
-    outcome = runner.train_run(config, OPTIONS, tmp_path / "run", log=lambda _: None)
+    outcome = run.train_run(config, OPTIONS, tmp_path / "run", log=lambda _: None)
     assert outcome.status == "finished"
     table = rows(tmp_path / "run")
     assert all(r["episodes_finished"] == 0 for r in table)  # Pendulum: 200 steps
@@ -192,10 +194,10 @@ def test_a_missing_episode_is_not_a_nan(tmp_path):
 
 def test_stop_at_return_ends_early_with_a_checkpoint(tmp_path):
     out = tmp_path / "run"
-    options = runner.RunOptions(
+    options = run.RunOptions(
         seed=0, chunk=2, eval_every=2, stop_at_return=5.0, eval_episodes=3
     )
-    outcome = runner.train_run(CONFIG, options, out, log=lambda _: None)
+    outcome = run.train_run(CONFIG, options, out, log=lambda _: None)
     # CartPole's greedy episodes last at least ~8 steps: the first evaluation stops it.
     assert outcome.status == "solved" and outcome.updates == 2
     assert "reached --stop-at-return 5" in outcome.message
@@ -210,8 +212,8 @@ def test_stop_at_return_ends_early_with_a_checkpoint(tmp_path):
 def test_unwritable_out_folder_fails_before_anything(tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("keep")
-    with pytest.raises(runner.RunError, match="is not a directory"):
-        runner.train_run(CONFIG, OPTIONS, blocker / "run", log=lambda _: None)
+    with pytest.raises(run.RunError, match="is not a directory"):
+        run.train_run(CONFIG, OPTIONS, blocker / "run", log=lambda _: None)
     assert blocker.read_text() == "keep"
     assert [p.name for p in tmp_path.iterdir()] == ["file"]
 
@@ -225,24 +227,24 @@ def test_read_only_out_folder_fails_before_anything(tmp_path):
     folder.mkdir()
     folder.chmod(0o500)
     try:
-        with pytest.raises(runner.RunError, match="cannot write in"):
-            runner.train_run(CONFIG, OPTIONS, folder / "run", log=lambda _: None)
+        with pytest.raises(run.RunError, match="cannot write in"):
+            run.train_run(CONFIG, OPTIONS, folder / "run", log=lambda _: None)
     finally:
         folder.chmod(0o700)
 
 
 def test_tensorboard_without_tensorboardx_is_a_clear_error(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "tensorboardX", None)  # import fails
-    options = runner.RunOptions(tensorboard=True)
-    with pytest.raises(runner.RunError, match="--tensorboard needs the tensorboardX"):
-        runner.train_run(CONFIG, options, tmp_path / "run", log=lambda _: None)
+    options = run.RunOptions(tensorboard=True)
+    with pytest.raises(run.RunError, match="--tensorboard needs the tensorboardX"):
+        run.train_run(CONFIG, options, tmp_path / "run", log=lambda _: None)
     assert not (tmp_path / "run").exists()
 
 
 @pytest.fixture(scope="module")
 def finished_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("finished") / "run"
-    runner.train_run(CONFIG, OPTIONS, out, log=lambda _: None)
+    run.train_run(CONFIG, OPTIONS, out, log=lambda _: None)
     return out
 
 
@@ -287,14 +289,14 @@ def test_broken_checkpoint_is_a_clear_error_and_nothing_changes(
     finished_run, tmp_path, damage, message
 ):
     out, before = _broken_copy(finished_run, tmp_path, damage)
-    with pytest.raises(runner.RunError, match=message):
-        state, config, options = runner.load_run(out)
-        runner.train_run(config, options, out, resume=True, log=lambda _: None)
-    with pytest.raises(runner.RunError, match=message):
-        config, run = runner.read_run_config(out)
-        runner.train_run(
+    with pytest.raises(run.RunError, match=message):
+        state, config, options = run.load_run(out)
+        run.train_run(config, options, out, resume=True, log=lambda _: None)
+    with pytest.raises(run.RunError, match=message):
+        config, section = run.read_run_config(out)
+        run.train_run(
             config,
-            runner.options_from_run(run, out),
+            run.options_from_run(section, out),
             out,
             resume=True,
             log=lambda _: None,
@@ -304,11 +306,11 @@ def test_broken_checkpoint_is_a_clear_error_and_nothing_changes(
 
 def test_run_options_are_validated_with_flag_names():
     with pytest.raises(ValueError, match="--seeds must be an integer >= 1; got 0"):
-        runner.RunOptions(seeds=0)
+        run.RunOptions(seeds=0)
     with pytest.raises(ValueError, match="--stop-at-return needs periodic evaluation"):
-        runner.RunOptions(stop_at_return=100.0)
+        run.RunOptions(stop_at_return=100.0)
     with pytest.raises(ValueError, match=r"--seed must be an integer >= 0 and < 4294"):
-        runner.RunOptions(seed=-1)
+        run.RunOptions(seed=-1)
 
 
 @pytest.mark.skipif(
@@ -316,27 +318,25 @@ def test_run_options_are_validated_with_flag_names():
     reason="tensorboardX is not installed",
 )
 def test_tensorboard_event_file_holds_training_and_eval_scalars(tmp_path):
-    options = runner.RunOptions(
+    options = run.RunOptions(
         chunk=2, eval_every=2, eval_episodes=3, tensorboard=True, progress="lines"
     )
-    runner.train_run(CONFIG, options, tmp_path / "run", log=lambda _: None)
+    run.train_run(CONFIG, options, tmp_path / "run", log=lambda _: None)
     (events,) = (tmp_path / "run" / "tensorboard").glob("events.out.tfevents.*")
     data = events.read_bytes()
     assert b"train/loss" in data and b"train/episode_return" in data
     assert b"eval/mean_return" in data
 
 
-@pytest.mark.parametrize("algo", sorted(runner.ALGORITHMS))
+@pytest.mark.parametrize("algo", sorted(registry.names()))
 def test_every_config_field_is_a_flag_that_round_trips(algo):
     import argparse
     import dataclasses
 
-    from jaxpg import cli
-
-    cls = runner.ALGORITHMS[algo]
+    cls = registry.get(algo).config_type
     parser = argparse.ArgumentParser()
-    cli.add_dataclass_flags(parser, cls)
-    assert cli.dataclass_from_flags(cls, parser.parse_args([])) == cls()
+    flags.add_dataclass_flags(parser, cls)
+    assert flags.dataclass_from_flags(cls, parser.parse_args([])) == cls()
     optional_tuples = [
         f.name
         for f in dataclasses.fields(cls)

@@ -16,7 +16,8 @@ import numpy as np
 import pytest
 
 import jaxpg
-from jaxpg import runner
+from jaxpg import run
+from jaxpg.run import gym_eval
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ["--num-envs", "4", "--hidden-sizes", "8", "--eval-episodes", "3"]
@@ -63,10 +64,10 @@ def test_seeds_train_in_one_call_with_periodic_evaluation(two_seeds):
     out, proc = two_seeds
     assert "seed 0 x 2 seeds (one vmapped call)" in proc.stdout
     assert re.search(r"evaluation at update 2: greedy return [\d.]+ ± ", proc.stdout)
-    rows = runner.read_metrics(out)
+    rows = run.read_metrics(out)
     assert len(rows) == 4 * 2
     assert sorted({r["seed_index"] for r in rows}) == [0, 1]
-    state, _, options = runner.load_run(out)
+    state, _, options = run.load_run(out)
     assert options.seeds == 2 and np.asarray(state.step).tolist() == [4, 4]
 
 
@@ -161,7 +162,7 @@ def test_sigint_saves_a_checkpoint_and_prints_the_resume_command(tmp_path, cache
     assert f"python scripts/train.py --resume {out}" in stdout
     state, _ = jaxpg.load(out / "checkpoint")
     assert int(state.step) == int(match.group(1))
-    assert runner.read_metrics(out)[-1]["update"] == int(state.step)
+    assert run.read_metrics(out)[-1]["update"] == int(state.step)
     assert json.loads((out / "summary.json").read_text())["status"] == "interrupted"
 
 
@@ -198,7 +199,7 @@ def test_resumed_subprocess_run_is_bit_identical(tmp_path, cache):
         jax_leaves(a.params) + [a.step], jax_leaves(b.params) + [b.step], strict=True
     ):
         np.testing.assert_array_equal(np.asarray(x), np.asarray(y))
-    assert runner.read_metrics(whole) == runner.read_metrics(split)
+    assert run.read_metrics(whole) == run.read_metrics(split)
 
 
 def jax_leaves(tree):
@@ -276,8 +277,6 @@ def test_interval_is_the_student_t_interval_of_the_seed_mean():
 
 def test_gymnasium_actions_are_clipped_to_the_box_and_discrete_ones_are_ints():
     import gymnasium
-
-    from jaxpg import gym_eval
 
     box = gymnasium.spaces.Box(-2.0, 2.0, (1,), np.float32)
     action = gym_eval._to_env_action(np.array([5.0]), box)

@@ -91,6 +91,20 @@ def gymnasium_returns(
 
     Episode i resets with ``seed + i``; ``stochastic`` samples actions (keys from
     ``jax.random.key(seed)``), otherwise the policy's mode is taken.
+
+    Args:
+      env_id: one of :data:`GYMNASIUM_IDS`.
+      policy: the trained :class:`jaxpg.Policy`.
+      params: its full params dict (``params["policy"]`` is used).
+      num_episodes: episodes to run.
+      stochastic: sample actions instead of taking the mode.
+      seed: the first episode's reset seed, and the sampling key's seed.
+
+    Returns:
+      The returns, ``[num_episodes]``.
+
+    Raises:
+      ValueError: an ``env_id`` without a gymnasium twin.
     """
     import gymnasium
 
@@ -116,9 +130,20 @@ def gymnasium_frames(
     stochastic: bool = False,
     seed: int = 0,
 ) -> tuple[list[np.ndarray], float]:
-    """(RGB frames, return) of one episode rendered by gymnasium.
+    """One episode rendered by gymnasium.
+
+    Args:
+      env_id: one of :data:`GYMNASIUM_IDS`.
+      policy: the trained :class:`jaxpg.Policy`.
+      params: its full params dict.
+      stochastic: sample actions instead of taking the mode.
+      seed: the episode's reset seed, and the sampling key's seed.
+
+    Returns:
+      ``(RGB frames, return)``.
 
     Raises:
+      ValueError: an ``env_id`` without a gymnasium twin.
       RuntimeError: when gymnasium cannot render (pygame is not installed).
     """
     import os
@@ -158,6 +183,15 @@ def save_gif(
 
     Frames are halved in size and share one adaptive palette, which keeps a
     500-step CartPole episode well under a megabyte.
+
+    Args:
+      path: the GIF to write (its folder is created).
+      frames: RGB frames (:func:`gymnasium_frames`).
+      fps: environment steps per second of playback.
+      every: keep every ``every``-th frame.
+
+    Returns:
+      ``path``.
     """
     from PIL import Image
 

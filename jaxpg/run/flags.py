@@ -1,4 +1,4 @@
-"""Command-line flags derived from a config dataclass.
+"""Command-line flags derived from a config dataclass, and the multi-host flags.
 
 Every field of a config becomes one typed ``--flag`` whose help text is the field's
 entry in the class docstring's ``Attributes:`` section and whose default is the
@@ -25,6 +25,8 @@ import typing
 from collections.abc import Callable
 from typing import Any
 
+from jaxpg import distributed
+
 __all__ = [
     "add_dataclass_flags",
     "add_multihost_flags",
@@ -40,6 +42,12 @@ def docstring_attributes(cls: type) -> dict[str, str]:
     Google style: a line ``Attributes:``, then one ``name: text`` line per field
     indented one level, continuation lines indented deeper. Descriptions are
     joined into one line and reST double back-quotes removed.
+
+    Args:
+      cls: a class with a Google-style docstring.
+
+    Returns:
+      One description per documented attribute (empty without the section).
     """
     doc = inspect.getdoc(cls) or ""
     lines = doc.splitlines()
@@ -184,6 +192,14 @@ def dataclass_from_flags(cls: type, args: argparse.Namespace, **overrides: Any) 
 
     The dataclass's own validation runs, so an invalid value raises its
     ``ValueError``; a script turns that into a usage error.
+
+    Args:
+      cls: the dataclass whose flags :func:`add_dataclass_flags` added.
+      args: the parsed flags.
+      **overrides: field values that replace the flags'.
+
+    Returns:
+      The validated ``cls`` instance.
     """
     values = {}
     for field in dataclasses.fields(cls):
@@ -198,73 +214,17 @@ def dataclass_from_flags(cls: type, args: argparse.Namespace, **overrides: Any) 
     return cls(**values)
 
 
-# ------------------------------------------------------------ host-side run helpers
-
-
-def default_cache_dir() -> str:
-    """``$JAXPG_CACHE_DIR``, else ``$XDG_CACHE_HOME/jaxpg/jax`` (``~/.cache/...``)."""
-    import os
-
-    explicit = os.environ.get("JAXPG_CACHE_DIR")
-    if explicit:
-        return os.path.abspath(os.path.expanduser(explicit))
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(
-        os.path.expanduser("~"), ".cache"
-    )
-    return os.path.join(base, "jaxpg", "jax")
-
-
-def enable_compilation_cache(directory: str | None) -> None:
-    """Turns JAX's persistent compilation cache on (``directory``) or off (None).
-
-    Every program is cached, however small or quick to compile, so a second
-    launch with the same shapes loads the executables instead of compiling them.
-    Call this before anything is compiled: JAX decides once per process.
-    """
-    import jax
-
-    if directory is None:
-        jax.config.update("jax_enable_compilation_cache", False)
-        return
-    jax.config.update("jax_enable_compilation_cache", True)
-    jax.config.update("jax_compilation_cache_dir", directory)
-    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
-    jax.config.update("jax_persistent_cache_min_entry_size_bytes", -1)
-
-
-class CacheEvents:
-    """Counts persistent-cache hits and misses (writes) reported by JAX.
-
-    >>> events = CacheEvents()
-    >>> events.hits, events.misses
-    (0, 0)
-    """
-
-    HIT = "/jax/compilation_cache/cache_hits"
-    MISS = "/jax/compilation_cache/cache_misses"
-
-    def __init__(self) -> None:
-        import jax.monitoring
-
-        self.hits = 0
-        self.misses = 0
-        jax.monitoring.register_event_listener(self._on_event)
-
-    def _on_event(self, event: str, **kwargs: Any) -> None:
-        if event == self.HIT:
-            self.hits += 1
-        elif event == self.MISS:
-            self.misses += 1
-
-    def snapshot(self) -> tuple[int, int]:
-        return self.hits, self.misses
+# ------------------------------------------------------------------- multi-host
 
 
 def add_multihost_flags(group: Any, distributed_help: str) -> None:
     """``--distributed``, ``--coordinator-address``, ``--num-processes``, ``--process-id``.
 
-    ``group`` is a parser or an argument group; read them back with
-    :func:`join_multihost_run`.
+    Read them back with :func:`join_multihost_run`.
+
+    Args:
+      group: a parser or an argument group.
+      distributed_help: the help text of ``--distributed``.
     """
     group.add_argument("--distributed", action="store_true", help=distributed_help)
     group.add_argument(
@@ -278,7 +238,13 @@ def join_multihost_run(args: argparse.Namespace) -> bool:
     """Calls :func:`jaxpg.distributed.initialize` when the flags ask for several hosts.
 
     That is ``--distributed`` or any of the three explicit flags. Call it before any
-    other JAX call. Returns whether a multi-process run was joined.
+    other JAX call.
+
+    Args:
+      args: flags parsed with :func:`add_multihost_flags`' flags.
+
+    Returns:
+      Whether a multi-process run was joined.
 
     Raises:
       ValueError: from :func:`jaxpg.distributed.initialize` (bad ids or counts).
@@ -286,7 +252,5 @@ def join_multihost_run(args: argparse.Namespace) -> bool:
     explicit = (args.coordinator_address, args.num_processes, args.process_id)
     if not (args.distributed or any(x is not None for x in explicit)):
         return False
-    from jaxpg import distributed
-
     distributed.initialize(*explicit)
     return True

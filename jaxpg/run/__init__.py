@@ -1,0 +1,66 @@
+"""The host side of training (never jitted): what ``scripts/train.py`` runs.
+
+One job per module:
+
+* :mod:`~jaxpg.run.options`: :class:`RunOptions`, :class:`RunError`,
+  :class:`RunOutcome`;
+* :mod:`~jaxpg.run.folder`: the run folder's layout and reading it back
+  (:func:`load_run`, :func:`read_metrics`);
+* :mod:`~jaxpg.run.records`: what a run writes there while it trains;
+* :mod:`~jaxpg.run.programs`: a run's compiled programs and their placement;
+* :mod:`~jaxpg.run.compilation`: XLA options (``jaxpg.jit``) and the persistent
+  compilation cache;
+* :mod:`~jaxpg.run.console`: progress, messages, signals, TensorBoard;
+* :mod:`~jaxpg.run.loop`: the chunk loop;
+* :mod:`~jaxpg.run.training`: :func:`train_run`, a run from start to end;
+* :mod:`~jaxpg.run.flags`: command-line flags from dataclasses, multi-host flags;
+* :mod:`~jaxpg.run.gym_eval`: a trained policy in gymnasium's own environments.
+
+>>> from jaxpg.run import RunOptions
+>>> RunOptions(seeds=4).chunk
+10
+"""
+
+from jaxpg.run.compilation import (
+    CacheEvents,
+    compile_options,
+    default_cache_dir,
+    enable_compilation_cache,
+    jit,
+)
+from jaxpg.run.console import algorithm_label, seconds
+from jaxpg.run.folder import (
+    check_out_dir,
+    default_out,
+    load_run,
+    options_from_run,
+    read_metrics,
+    read_run_config,
+    resume_command,
+)
+from jaxpg.run.options import FIXED_ON_RESUME, RunError, RunOptions, RunOutcome
+from jaxpg.run.records import run_config_json
+from jaxpg.run.training import train_run
+
+__all__ = [
+    "FIXED_ON_RESUME",
+    "CacheEvents",
+    "RunError",
+    "RunOptions",
+    "RunOutcome",
+    "algorithm_label",
+    "check_out_dir",
+    "compile_options",
+    "default_cache_dir",
+    "default_out",
+    "enable_compilation_cache",
+    "jit",
+    "load_run",
+    "options_from_run",
+    "read_metrics",
+    "read_run_config",
+    "resume_command",
+    "run_config_json",
+    "seconds",
+    "train_run",
+]

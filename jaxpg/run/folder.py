@@ -1,0 +1,283 @@
+"""The run folder: its layout, checks, and reading it back.
+
+A *run folder* holds one training run::
+
+    RUN/
+      config.json     the algorithm config ({"class", "fields"}) and "run": the run
+                      options (seed, seeds, chunk, ...) and versions
+      metrics.jsonl   one JSON object per update per seed
+      evals.jsonl     one JSON object per periodic greedy evaluation
+      summary.json    written when the run ends (finished, stopped early or failed)
+      checkpoint/     the latest good TrainState (``jaxpg.save``; batched over seeds
+                      when ``seeds > 1``): :func:`load_run` reads it
+      tensorboard/    event files, with ``--tensorboard``
+
+The config is read with :func:`jaxpg.checkpoint.config_from_dict`, so any
+registered algorithm's run folder works here. What a run writes while it trains:
+:mod:`jaxpg.run.records`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from jaxpg import checkpoint
+from jaxpg.run.options import RunError, RunOptions
+from jaxpg.run.programs import state_template
+from jaxpg.train import make_trainer
+
+__all__ = [
+    "Start",
+    "check_out_dir",
+    "checkpoint_start",
+    "default_out",
+    "load_checkpoint",
+    "load_run",
+    "options_from_run",
+    "read_metrics",
+    "read_run_config",
+    "resume_command",
+]
+
+
+class Start(NamedTuple):
+    """Where a run starts."""
+
+    state: Any  # the checkpoint's TrainState, or None: a fresh one
+    done: int  # updates already done
+
+
+# ---------------------------------------------------------------- the folder itself
+
+
+def check_out_dir(out: Path, *, must_be_empty: bool) -> None:
+    """Raises RunError unless ``out`` is a usable (writable) run folder.
+
+    Nothing is created: a temporary file is made and removed in ``out`` or in its
+    nearest existing parent.
+
+    Args:
+      out: the run folder.
+      must_be_empty: a new run (``--out``: new or empty) rather than a resumed
+        one (``--resume``).
+    """
+    flag = "--out" if must_be_empty else "--resume"
+    if out.exists() and not out.is_dir():
+        raise RunError(f"{flag} {out}: exists and is not a directory")
+    if must_be_empty and out.is_dir() and any(out.iterdir()):
+        raise RunError(
+            f"{flag} {out}: already holds files; choose a new or empty folder "
+            "(or continue that run with --resume)"
+        )
+    existing = out.absolute()
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir():
+        raise RunError(f"{flag} {out}: {existing} is not a directory")
+    try:
+        with tempfile.TemporaryFile(dir=existing):
+            pass
+    except OSError as error:
+        raise RunError(f"{flag} {out}: cannot write in {existing} ({error})") from None
+
+
+def default_out(env_id: str) -> Path:
+    """A new run folder's default name.
+
+    Args:
+      env_id: the run's environment id.
+
+    Returns:
+      ``runs/<env_id>-<timestamp>`` (with ``-1``, ``-2``, ... if taken).
+    """
+    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    out = Path("runs") / f"{env_id}-{stamp}"
+    suffix = 1
+    while out.exists():
+        out = Path("runs") / f"{env_id}-{stamp}-{suffix}"
+        suffix += 1
+    return out
+
+
+def resume_command(run_dir: Path) -> str:
+    """The command that continues the run in ``run_dir``.
+
+    Args:
+      run_dir: the run folder.
+
+    Returns:
+      A shell command line.
+    """
+    return f"python scripts/train.py --resume {run_dir}"
+
+
+# ------------------------------------------------------------------------ reading
+
+
+def read_run_config(run_dir: Path) -> tuple[Any, dict]:
+    """The algorithm config and run options of ``RUN/config.json``.
+
+    Args:
+      run_dir: the run folder.
+
+    Returns:
+      ``(config, run options as a dict)``.
+
+    Raises:
+      RunError: no such folder, no or a corrupted config.json.
+    """
+    path = run_dir / "config.json"
+    if not run_dir.is_dir():
+        raise RunError(f"--resume {run_dir}: no such run folder")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise RunError(
+            f"{run_dir} is not a jaxpg run folder: it has no config.json"
+        ) from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise RunError(f"{path} is corrupted (not valid JSON: {error})") from None
+    try:
+        config = checkpoint.config_from_dict(data)
+    except (ValueError, TypeError) as error:
+        raise RunError(f"{path}: {error}") from None
+    run = data.get("run")
+    if not isinstance(run, dict):
+        raise RunError(f'{path} has no "run" section: not written by scripts/train.py')
+    return config, run
+
+
+def options_from_run(run: dict, run_dir: Path) -> RunOptions:
+    """The :class:`RunOptions` in config.json's "run" section.
+
+    Args:
+      run: the section (versions and other keys are ignored).
+      run_dir: the run folder (for the message).
+
+    Returns:
+      The run options.
+
+    Raises:
+      RunError: invalid options.
+    """
+    names = {f.name for f in dataclasses.fields(RunOptions)}
+    try:
+        return RunOptions(**{k: v for k, v in run.items() if k in names})
+    except (TypeError, ValueError) as error:
+        raise RunError(
+            f"{run_dir}/config.json: invalid run options ({error})"
+        ) from None
+
+
+def read_metrics(run_dir: Path) -> list[dict]:
+    """The rows of ``RUN/metrics.jsonl`` (a truncated last line is ignored).
+
+    Args:
+      run_dir: the run folder.
+
+    Returns:
+      One dict per update per seed; empty without a metrics.jsonl.
+    """
+    rows = []
+    path = Path(run_dir) / "metrics.jsonl"
+    if not path.exists():
+        return rows
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError:
+            break  # a line cut by a crash: everything after it is unreliable
+    return rows
+
+
+def load_checkpoint(
+    run_dir: Path, trainer: Any, config: Any, options: RunOptions
+) -> Any:
+    """The TrainState in ``RUN/checkpoint`` (batched over seeds when seeds > 1).
+
+    Args:
+      run_dir: the run folder.
+      trainer: the run's trainer (its state's shapes).
+      config: the config of ``RUN/config.json``, which the checkpoint must hold.
+      options: the run options.
+
+    Returns:
+      The state.
+
+    Raises:
+      RunError: no checkpoint, a corrupted one, or one of another config.
+    """
+    path = run_dir / "checkpoint"
+    if not path.exists():
+        raise RunError(
+            f"{run_dir} has no checkpoint (checkpoint/ is missing: the run stopped "
+            "before its first checkpoint); start a new run instead"
+        )
+    try:
+        state, saved_config = checkpoint.load(
+            path, like=state_template(trainer, options)
+        )
+    except (OSError, ValueError) as error:
+        raise RunError(f"cannot resume from {path}: {error}") from None
+    if saved_config != config:
+        raise RunError(
+            f"{path} holds a checkpoint of a different config than "
+            f"{run_dir}/config.json; the run folder is inconsistent"
+        )
+    return state
+
+
+def load_run(run_dir: str | os.PathLike) -> tuple[Any, Any, RunOptions]:
+    """The checkpoint of a run folder, with its config and options.
+
+    Args:
+      run_dir: the run folder.
+
+    Returns:
+      ``(state, config, options)``; the state is batched over seeds (a leading
+      axis) when ``options.seeds > 1``.
+
+    Raises:
+      RunError: not a run folder, no checkpoint, or a corrupted one.
+    """
+    run_dir = Path(run_dir)
+    config, run = read_run_config(run_dir)
+    options = options_from_run(run, run_dir)
+    trainer = make_trainer(config)
+    state = load_checkpoint(run_dir, trainer, config, options)
+    return state, config, options
+
+
+def checkpoint_start(
+    out: Path, trainer: Any, config: Any, options: RunOptions
+) -> Start:
+    """Where a resumed run starts: its checkpoint's state and update count.
+
+    Args:
+      out: the run folder.
+      trainer: the run's trainer.
+      config: the run's config.
+      options: the run options.
+
+    Returns:
+      A :class:`Start`.
+
+    Raises:
+      RunError: as :func:`load_checkpoint`, or a checkpoint past the run's end.
+    """
+    state = load_checkpoint(out, trainer, config, options)
+    done = int(np.asarray(state.step).reshape(-1)[0])
+    if done > config.num_updates:
+        raise RunError(
+            f"the checkpoint in {out} is at update {done}, past "
+            f"num_updates={config.num_updates}"
+        )
+    return Start(state, done)

@@ -1,0 +1,102 @@
+"""What drives a run besides the algorithm config, and what it ends with.
+
+:class:`RunOptions` (seeds, chunk, evaluation, checkpoints, TensorBoard, progress)
+is validated on construction with the wording of ``scripts/train.py``'s flags;
+:class:`RunError` is a problem with the user's input or files found before
+training starts; :class:`RunOutcome` is what :func:`jaxpg.run.train_run` returns.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Any, Literal
+
+__all__ = ["FIXED_ON_RESUME", "RunError", "RunOptions", "RunOutcome"]
+
+# Run options that change the numbers a run produces: a resumed run must keep them.
+FIXED_ON_RESUME = ("seed", "seeds", "chunk")
+
+
+class RunError(Exception):
+    """A problem with the user's input or files, found before training starts."""
+
+
+def _check_integer(
+    options: Any, name: str, minimum: int, maximum: int | None = None
+) -> None:
+    """ValueError naming the flag unless ``options.<name>`` is an int in range."""
+    value = getattr(options, name)
+    ok = isinstance(value, int) and not isinstance(value, bool)
+    ok = ok and value >= minimum and (maximum is None or value < maximum)
+    if not ok:
+        upper = f" and < {maximum}" if maximum is not None else ""
+        raise ValueError(
+            f"--{name.replace('_', '-')} must be an integer >= {minimum}"
+            f"{upper}; got {value!r}"
+        )
+
+
+@dataclasses.dataclass(frozen=True)
+class RunOptions:
+    """How a run is driven (everything that is not the algorithm config).
+
+    Attributes:
+      seed: PRNG seed of the run (0 <= seed < 2**32).
+      seeds: number of seeds trained together in one vmapped call; seed index i
+        uses the i-th key of ``jax.random.split(key_init, seeds)``.
+      chunk: updates per compiled chunk; the host logs, evaluates and checkpoints
+        between chunks.
+      eval_every: greedy evaluation at the end of the chunk that reaches each
+        multiple of this many updates (0: only after training).
+      eval_episodes: episodes per greedy evaluation.
+      stop_at_return: end the run once a periodic evaluation's mean return reaches
+        this value for every seed (None: never).
+      checkpoint_every: checkpoint at the end of the chunk that reaches each
+        multiple of this many updates (0: only at the end); always at the end, on
+        SIGINT/SIGTERM and before stopping early.
+      tensorboard: also write TensorBoard event files (needs tensorboardX).
+      progress: "bar" (tqdm), "lines" (a line every second) or "auto" (a bar on a
+        terminal, lines otherwise).
+    """
+
+    seed: int = 0
+    seeds: int = 1
+    chunk: int = 10
+    eval_every: int = 0
+    eval_episodes: int = 100
+    stop_at_return: float | None = None
+    checkpoint_every: int = 100
+    tensorboard: bool = False
+    progress: Literal["auto", "bar", "lines"] = "auto"
+
+    def __post_init__(self) -> None:
+        _check_integer(self, "seed", 0, 2**32)
+        _check_integer(self, "seeds", 1)
+        _check_integer(self, "chunk", 1)
+        _check_integer(self, "eval_every", 0)
+        _check_integer(self, "eval_episodes", 1)
+        _check_integer(self, "checkpoint_every", 0)
+        if self.stop_at_return is not None and not math.isfinite(self.stop_at_return):
+            raise ValueError(
+                f"--stop-at-return must be a finite number; got {self.stop_at_return}"
+            )
+        if self.stop_at_return is not None and self.eval_every == 0:
+            raise ValueError(
+                "--stop-at-return needs periodic evaluation: set --eval-every N"
+            )
+        if self.progress not in ("auto", "bar", "lines"):
+            raise ValueError(
+                f"--progress must be one of auto, bar, lines; got {self.progress!r}"
+            )
+
+
+@dataclasses.dataclass
+class RunOutcome:
+    """What :func:`jaxpg.run.train_run` ended with."""
+
+    status: str  # "finished" | "solved" | "interrupted" | "diverged"
+    updates: int  # updates done (and in the checkpoint, except when "diverged")
+    state: Any  # the last good TrainState
+    message: str  # what was printed last
+    exit_code: int  # what a script should exit with

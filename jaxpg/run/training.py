@@ -1,0 +1,220 @@
+"""A training run from start to end: :func:`train_run`, what scripts/train.py runs.
+
+:func:`train_run` takes named steps: check the input and the run folder and build
+the run's parts (:func:`_ready`: nothing compiled or written yet, so bad input is
+a :class:`~jaxpg.run.options.RunError`), compile its programs ahead of time
+(timed apart from training), write the run folder's first files, run the chunk
+loop (:class:`~jaxpg.run.loop.ChunkLoop`), then evaluate and summarise. What a
+run folder holds: :mod:`jaxpg.run.folder`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import jax
+
+from jaxpg.files import write_json
+from jaxpg.run import console, folder, records
+from jaxpg.run.loop import ChunkLoop, RunSpec
+from jaxpg.run.options import RunOptions, RunOutcome
+from jaxpg.run.programs import (
+    Compiled,
+    Parts,
+    Placement,
+    RunKeys,
+    build_parts,
+    cache_key,
+    chunk_sizes,
+    compile_programs,
+    evaluator,
+    placement,
+    run_keys,
+)
+
+__all__ = ["train_run"]
+
+
+class _Ready(NamedTuple):
+    """A run ready to compile: its parts, keys, starting point and placement."""
+
+    parts: Parts
+    keys: RunKeys
+    start: folder.Start
+    where: Placement
+
+
+def _ready(spec: RunSpec, given: Parts) -> _Ready:
+    """Checks the run folder and input; builds the parts; loads a resumed state.
+
+    Raises:
+      RunError: before anything is compiled or written.
+    """
+    config, options = spec.config, spec.options
+    if spec.primary:  # the others could see the files process 0 is writing
+        folder.check_out_dir(spec.out, must_be_empty=not spec.resume)
+    if options.tensorboard:
+        console.check_tensorboard()
+    parts = build_parts(config, options, given, spec.mesh)
+    keys = run_keys(options.seed, options.seeds)
+    start = (
+        folder.checkpoint_start(spec.out, parts.trainer, config, options)
+        if spec.resume
+        else folder.Start(None, 0)
+    )
+    where = placement(parts.trainer, spec.mesh, config, keys.init)
+    if spec.resume and where.state is not None:
+        start = start._replace(state=jax.device_put(start.state, where.state))
+    return _Ready(parts, keys, start, where)
+
+
+def _compile(spec: RunSpec, ready: _Ready, custom: bool) -> Compiled:
+    """The run's compiled programs and starting state (:class:`Compiled`)."""
+    config, options, parts = spec.config, spec.options, ready.parts
+    chunk = min(options.chunk, config.num_updates)
+    return compile_programs(
+        parts.trainer,
+        evaluator(
+            parts.policy,
+            parts.env,
+            parts.env_params,
+            options.eval_episodes,
+            options.seeds,
+        ),
+        options,
+        chunk_sizes(chunk, config.num_updates, ready.start.done),
+        ready.keys,
+        ready.start.state,
+        ready.where,
+        cache_key(config, options.seeds, spec.mesh, custom),
+    )
+
+
+def _open_loop(
+    spec: RunSpec,
+    ready: _Ready,
+    compiled: Compiled,
+    compile_time: float,
+    cache_note: Callable[[], str] | None,
+) -> ChunkLoop:
+    """Writes the run folder's first files and the lines before training."""
+    config, options, done = spec.config, spec.options, ready.start.done
+    totals = records.prepare_run_folder(
+        spec.out, config, options, done, resume=spec.resume, primary=spec.primary
+    )
+    writer = (
+        console.tensorboard_writer(spec.out)
+        if options.tensorboard and spec.primary
+        else None
+    )
+    spec.log(
+        f"compiled in {console.seconds(compile_time)}"
+        + (f"; {cache_note()}" if cache_note is not None else "")
+    )
+    if spec.resume:
+        spec.log(
+            f"resuming at update {done}/{config.num_updates} from "
+            f"{spec.out / 'checkpoint'}"
+        )
+    return ChunkLoop(
+        spec=spec,
+        programs=compiled.programs,
+        key_eval=ready.keys.eval,
+        writer=writer,
+        progress=console.Progress(
+            options.progress if spec.primary else "off", config.num_updates, done
+        ),
+        state=compiled.state,
+        done=done,
+        totals=totals,
+        last_checkpoint=done if spec.resume else None,
+    )
+
+
+def _finish(loop: ChunkLoop, times: dict[str, float], t_start: float) -> RunOutcome:
+    """Evaluates a finished run, writes summary.json, logs the last lines."""
+    spec = loop.spec
+    final = loop.final_evaluation()
+    if loop.writer is not None:
+        loop.writer.close()
+    times = {"total": time.perf_counter() - t_start, **times}
+    summary = loop.summary(final, times)
+    if spec.primary:
+        write_json(spec.out / "summary.json", summary)
+    if final is not None:
+        spec.log(
+            console.final_eval_text(
+                final, spec.options.eval_episodes, spec.options.seeds
+            )
+        )
+    if loop.message:
+        spec.log(loop.message)
+    return RunOutcome(loop.status, loop.done, loop.state, loop.message, loop.exit_code)
+
+
+def _print(text: str) -> None:
+    print(text, flush=True)
+
+
+def train_run(
+    config: Any,
+    options: RunOptions,
+    out: Path,
+    *,
+    resume: bool = False,
+    trainer: Any = None,
+    env: Any = None,
+    env_params: Any = None,
+    policy: Any = None,
+    log: Callable[[str], None] | None = None,
+    on_chunk: Callable[[int], None] | None = None,
+    cache_note: Callable[[], str] | None = None,
+    mesh: Any = None,
+) -> RunOutcome:
+    """Trains ``config`` with ``options`` into the run folder ``out``.
+
+    Args:
+      config: a registered algorithm's config.
+      options: the run options.
+      out: the run folder: new or empty, or (``resume=True``) a run folder whose
+        ``config.json`` matches ``config`` and ``options`` (checked by the caller:
+        scripts/train.py) and which holds a checkpoint.
+      resume: continue from ``out/checkpoint``.
+      trainer: a custom trainer (e.g. a test's); built from ``config`` otherwise.
+      env: the environment the evaluation uses (and the trainer, when built).
+      env_params: its parameters.
+      policy: the policy the evaluation uses (and the trainer, when built).
+      log: where messages go (``print`` by default).
+      on_chunk: called with the update count after every chunk (tests use it to
+        simulate a signal).
+      cache_note: called after compiling; its text is added to the "compiled in"
+        line (scripts/train.py reports the persistent compilation cache).
+      mesh: a :func:`jaxpg.distributed.make_mesh` mesh to split the environments
+        over (parameters replicated); None: the single-device program. With
+        several processes (:func:`jaxpg.distributed.initialize`) only process 0
+        logs and writes the run folder's files; every process saves the
+        checkpoint (collective).
+
+    Returns:
+      A :class:`RunOutcome`. Problems with the input raise :class:`RunError`
+      before anything is compiled or written.
+    """
+    t_start = time.perf_counter()
+    primary = jax.process_index() == 0
+    log = console.quiet if not primary else (log or _print)
+    spec = RunSpec(config, options, Path(out), resume, primary, mesh, log)
+    given = Parts(trainer, env, env_params, policy)
+    ready = _ready(spec, given)
+    custom = trainer is not None or env is not None or policy is not None
+    log(console.header(config, options, spec.out, mesh))
+
+    t0 = time.perf_counter()  # compile (AOT), timed apart from training
+    compiled = _compile(spec, ready, custom)
+    compile_time = time.perf_counter() - t0
+
+    loop = _open_loop(spec, ready, compiled, compile_time, cache_note)
+    train_time = loop.run(on_chunk)
+    return _finish(loop, {"compile": compile_time, "train": train_time}, t_start)
