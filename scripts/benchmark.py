@@ -51,8 +51,7 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import docgen  # noqa: E402  (scripts/docgen.py: atomic writes, marked sections)
+from jaxpg import files
 
 ROOT = Path(__file__).resolve().parent.parent
 BEGIN = "<!-- throughput:begin -->"
@@ -615,9 +614,9 @@ def plot(report: dict, path: Path) -> None:
 
 
 def write_docs(report: dict, command: str) -> None:
-    docgen.write_json(ROOT / "docs" / "data" / "benchmark.json", report)
+    files.write_json(ROOT / "docs" / "data" / "benchmark.json", report, allow_nan=True)
     plot(report, PNG)
-    docgen.replace_section(
+    files.replace_section(
         ROOT / "docs" / "benchmarks.md",
         BEGIN,
         END,

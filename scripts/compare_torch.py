@@ -45,8 +45,9 @@ import sys
 import time
 from pathlib import Path
 
+from jaxpg import files
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import docgen  # noqa: E402  (scripts/docgen.py: atomic writes, marked sections)
 import solve_benchmark  # noqa: E402  (the jaxpg side reuses its worker)
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -374,8 +375,8 @@ def markdown(report: dict) -> str:
 
 
 def write_docs(report: dict) -> None:
-    docgen.write_json(JSON_PATH, report)
-    docgen.replace_section(
+    files.write_json(JSON_PATH, report, allow_nan=True)
+    files.replace_section(
         ROOT / "docs" / "benchmarks.md",
         BEGIN,
         END,

@@ -15,16 +15,13 @@ from __future__ import annotations
 import argparse
 import json
 import pathlib
-import sys
 import time
 
 import jax
 import numpy as np
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-import docgen  # noqa: E402  (scripts/docgen.py: atomic writes, marked sections)
-
 import jaxpg  # noqa: E402
+from jaxpg import files
 from jaxpg.envs import NEEDS_MEMORY, UNSUPPORTED_ENVS, max_episode_steps
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -174,12 +171,14 @@ def write(rows: list[str], records: dict, no_write: bool) -> None:
     print(table)
     if no_write:
         return
-    docgen.write_json(ROOT / "docs" / "data" / "env_table.json", records, indent=1)
-    docgen.write_atomic(
+    files.write_json(
+        ROOT / "docs" / "data" / "env_table.json", records, indent=1, allow_nan=True
+    )
+    files.write_atomic(
         ROOT / "docs" / "environments.md",
         "# Supported environments\n\n" + budget + "\n\n" + table + "\n",
     )
-    docgen.replace_section(
+    files.replace_section(
         ROOT / "README.md", START, END, f"{START}\n{budget}\n\n{table}\n{END}"
     )
 

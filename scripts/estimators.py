@@ -25,7 +25,6 @@ import json
 import math
 import pathlib
 import platform
-import sys
 import time
 from typing import Any
 
@@ -35,14 +34,10 @@ import numpy as np
 import optax
 from jax.flatten_util import ravel_pytree
 
+import jaxpg
+from jaxpg import diagnostics, files, pathwise, tabular
+
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "scripts"))
-
-import docgen  # noqa: E402  (scripts/docgen.py: atomic writes)
-
-import jaxpg  # noqa: E402
-from jaxpg import diagnostics, pathwise, tabular  # noqa: E402
 
 COSINE = 0.9
 
@@ -1227,7 +1222,7 @@ def render(data: dict, command: str) -> str:
 
 
 def write_markdown(data: dict, path: pathlib.Path, command: str) -> None:
-    docgen.write_atomic(path, render(data, command))
+    files.write_atomic(path, render(data, command))
 
 
 def main(argv=None) -> int:
@@ -1283,7 +1278,7 @@ def main(argv=None) -> int:
         timings[name] = round(time.perf_counter() - t, 1)
     data["seconds"] = timings
     data["total_seconds"] = round(time.perf_counter() - t0, 1)
-    docgen.write_json(docs / "data" / "estimators.json", data, indent=1)
+    files.write_json(docs / "data" / "estimators.json", data, indent=1, allow_nan=True)
     data["images"] = plots(data, docs / "img")
     command = "python scripts/estimators.py" + (" --quick" if args.quick else "")
     write_markdown(data, docs / "estimators.md", command)

@@ -47,8 +47,7 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import docgen  # noqa: E402  (scripts/docgen.py: atomic writes, marked sections)
+from jaxpg import files
 
 ENVS = (
     "CartPole-v1",
@@ -529,9 +528,9 @@ Multi-seed results of jaxpg's tuned presets (`jaxpg.tuned_config`), regenerated 
 def write_markdown(path: Path, data: dict) -> None:
     block = generated_section(data)
     if path.exists():
-        docgen.replace_section(path, BEGIN, END, block)
+        files.replace_section(path, BEGIN, END, block)
     else:
-        docgen.write_atomic(path, SKELETON.format(block=block.rstrip("\n")))
+        files.write_atomic(path, SKELETON.format(block=block.rstrip("\n")))
 
 
 def plot_env(path: Path, env_id: str, rows: list[dict]) -> None:
@@ -717,7 +716,7 @@ def write_outputs(out: Path, data: dict, env_id: str) -> None:
     """results.json, the plot of ``env_id`` and the page, from all rows so far."""
     (out / "data").mkdir(parents=True, exist_ok=True)
     (out / "img").mkdir(parents=True, exist_ok=True)
-    docgen.write_json(out / "data" / "results.json", data, indent=1)
+    files.write_json(out / "data" / "results.json", data, indent=1, allow_nan=True)
     plot_env(
         out / "img" / f"results-{env_id}.png",
         env_id,

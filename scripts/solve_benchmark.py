@@ -44,8 +44,7 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import docgen  # noqa: E402  (scripts/docgen.py: atomic writes, marked sections)
+from jaxpg import files
 
 ROOT = Path(__file__).resolve().parent.parent
 THRESHOLD = 475.0
@@ -409,8 +408,10 @@ def markdown(report: dict, command: str) -> str:
 
 
 def write_docs(report: dict, command: str) -> None:
-    docgen.write_json(ROOT / "docs" / "data" / "solve_benchmark.json", report)
-    docgen.replace_section(
+    files.write_json(
+        ROOT / "docs" / "data" / "solve_benchmark.json", report, allow_nan=True
+    )
+    files.replace_section(
         ROOT / "docs" / "benchmarks.md",
         BEGIN,
         END,
