@@ -101,12 +101,23 @@ Log = Callable[[str], Any]
 
 
 def silent(text: str) -> None:
-    """The parts' default log: says nothing (the script passes ``print``)."""
+    """The parts' default log: says nothing (the script passes ``print``).
+
+    Args:
+      text: the line that is not shown.
+    """
     del text
 
 
 def rows_of(grads: Any) -> np.ndarray:
-    """Per-trajectory pytree (leading axis N) → float64 ``[N, P]``."""
+    """Per-trajectory terms as float64 rows.
+
+    Args:
+      grads: a pytree whose leaves have a leading axis N.
+
+    Returns:
+      ``[N, P]`` float64 (:func:`jaxpg.gradstats.flat_rows`).
+    """
     return np.asarray(gradstats.flat_rows(grads), np.float64)
 
 
@@ -295,6 +306,10 @@ def cartpole_snapshot(p: dict, log: Log = silent):
     the frozen policy's reward-to-go on ``p["cp_critic_episodes"]`` episodes of
     their own (key 3): "learned" and independent of the measured episodes.
 
+    Args:
+      p: the sizes (``cp_snapshot_updates``, ``cp_critic_episodes``).
+      log: gets the critic refit's line.
+
     Returns:
       ``(config, params, mean return of the last update)``.
     """
@@ -329,6 +344,10 @@ def cartpole_part(p: dict, log: Log = silent) -> dict:
 
     The reference is ``rtg − learned V`` (unbiased, the lowest variance of the
     unbiased ones here) on ``p["cp_ref_batches"]`` batches of independent episodes.
+
+    Args:
+      p: the sizes (``cp_*``, ``variants``).
+      log: called with one progress line per Ψ.
 
     Returns:
       ``{"snapshot_return", "reference_*", "num_parameters", "rows", ...}``.

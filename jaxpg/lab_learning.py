@@ -27,6 +27,11 @@ def learning_part(p: dict, log: Log = silent) -> dict:
     Each Ψ trains ``p["learn_seeds"]`` seeds in one vmapped, compiled call
     (γ = 1 unless the variant sets it, Adam lr 0.01).
 
+    Args:
+      p: the sizes (``learn_seeds``, ``learn_envs``, ``learn_updates``,
+        ``variants``).
+      log: called with one progress line per Ψ.
+
     Returns:
       ``{"rows": [...]}``, one row per Ψ (see :func:`learning_row`).
     """

@@ -61,7 +61,12 @@ def spawn(args: list, cores: str = "all", cache_dir: str | None = None) -> dict:
 
 
 def environment() -> dict:
-    """The machine, versions, load average and date of the report."""
+    """The machine, versions, load average and date of the report.
+
+    Returns:
+      ``device``, ``platform``, ``jax``, ``cpu_count``, ``processor``, ``python``,
+      ``loadavg_start`` and ``date``.
+    """
     return {
         "device": str(jax.devices()[0]),
         "platform": jax.default_backend(),
@@ -127,8 +132,17 @@ def measure(
 
 
 def target_rows(throughput: dict) -> list[dict]:
-    """REINFORCE's computed steps/s at :data:`TARGET_ENVS` against the rollout
-    ceiling (target: ≥ 50 %), trained and untrained, on CartPole-v1."""
+    """REINFORCE's computed steps/s against the rollout ceiling (target ≥ 50 %).
+
+    On CartPole-v1 at :data:`~jaxpg.run.bench_workers.TARGET_ENVS` environments,
+    trained and untrained policy.
+
+    Args:
+      throughput: the report's ``throughput`` (by environment, by num_envs).
+
+    Returns:
+      one row per policy measured there (none without that num_envs).
+    """
     rows = []
     row = throughput.get("CartPole-v1", {}).get(str(TARGET_ENVS))
     if not row:
@@ -154,8 +168,17 @@ def target_rows(throughput: dict) -> list[dict]:
 
 
 def compile_rows(envs: tuple[str, ...]) -> list[dict]:
-    """Cold then warm compile times of every algorithm on every env, fresh
-    processes sharing one new persistent cache directory per (env, algorithm)."""
+    """Cold then warm compile times of every algorithm on every env.
+
+    Fresh processes; one new persistent cache directory per (env, algorithm), empty
+    for the cold one, filled by it for the warm one.
+
+    Args:
+      envs: the environments.
+
+    Returns:
+      one row per (env, algorithm, cache): ``lower_s`` and ``compile_s``.
+    """
     rows = []
     for env_id in envs:
         for algo in registry.names():

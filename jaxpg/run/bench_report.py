@@ -31,7 +31,14 @@ PNG_NAME = "benchmark-throughput.png"  # under docs/img/
 
 
 def fmt_rate(x: float) -> str:
-    """Steps/s as text: ``1.23 M``, ``4.5 k`` or ``678``."""
+    """Steps/s as text.
+
+    Args:
+      x: steps per second.
+
+    Returns:
+      ``1.23 M``, ``4.5 k`` or ``678``.
+    """
     if x >= 1e6:
         return f"{x / 1e6:.2f} M"
     if x >= 1e3:
@@ -73,7 +80,15 @@ def markdown(report: dict, command: str) -> str:
 
 
 def header(report: dict, command: str) -> list[str]:
-    """The title, command, machine, what each column means and the plot."""
+    """The title, command, machine, what each column means and the plot.
+
+    Args:
+      report: the report (``environment``, ``repeats``, load and duration).
+      command: the command line shown as its source.
+
+    Returns:
+      the lines.
+    """
     env = report["environment"]
     lines = [
         "## Throughput, compile time and seeds (scripts/benchmark.py)",
@@ -170,7 +185,17 @@ def env_section(report: dict, env_id: str, rows: dict) -> list[str]:
 
 
 def table_line(n: str, r: dict, p: dict | None, has_train: bool) -> str:
-    """One num_envs line of an environment's table (``p``: the core-0 row)."""
+    """One num_envs line of an environment's table.
+
+    Args:
+      n: num_envs, as the report's key.
+      r: its row.
+      p: its core-0 row, or None.
+      has_train: whether the table has the training columns.
+
+    Returns:
+      the line.
+    """
     cells = [
         n,
         fmt_rate(r["env"]["steps_per_s"]),
@@ -195,7 +220,14 @@ def table_line(n: str, r: dict, p: dict | None, has_train: bool) -> str:
 
 
 def target_section(report: dict) -> list[str]:
-    """The ≥ 50 %-of-the-ceiling target lines (none without targets)."""
+    """The ≥ 50 %-of-the-ceiling target lines.
+
+    Args:
+      report: the report (its ``target`` rows, if any).
+
+    Returns:
+      the lines (none without targets).
+    """
     lines: list[str] = []
     target = report.get("target")
     if target:
@@ -212,7 +244,14 @@ def target_section(report: dict) -> list[str]:
 
 
 def compile_section(report: dict) -> list[str]:
-    """The compile-time table (none without compile rows)."""
+    """The compile-time table.
+
+    Args:
+      report: the report (its ``compile`` rows, if any).
+
+    Returns:
+      the lines (none without compile rows).
+    """
     lines: list[str] = []
     comp = report.get("compile")
     if comp:
@@ -235,7 +274,14 @@ def compile_section(report: dict) -> list[str]:
 
 
 def seeds_section(report: dict) -> list[str]:
-    """The seeds table, all cores and core 0 (none without seed rows)."""
+    """The seeds table, all cores and core 0.
+
+    Args:
+      report: the report (``seeds`` and ``seeds_core0``, if any).
+
+    Returns:
+      the lines (none without seed rows).
+    """
     lines: list[str] = []
     runs = [
         (cores, report[key])

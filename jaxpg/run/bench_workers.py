@@ -76,7 +76,15 @@ FIXED_LENGTH_UPDATE_CAPS = {"a2c": 1000, "ppo": 100}
 
 
 def random_action(env, params):
-    """``(key, n) → n`` uniformly random actions of ``env``'s action space."""
+    """Uniformly random actions of ``env``'s action space.
+
+    Args:
+      env: a gymnax environment.
+      params: its parameters.
+
+    Returns:
+      ``(key, n) → n`` actions (integers for a discrete space, floats in the box).
+    """
     space = env.action_space(params)
     if hasattr(space, "n"):
         return lambda k, n: jax.random.randint(k, (n,), 0, int(space.n))
@@ -203,7 +211,16 @@ def train_rate(config: Any, repeats: int, updates: int, params=None) -> dict:
 
 
 def clamp(x: float, lo: int, hi: int) -> int:
-    """``round(x)`` clamped to ``[lo, hi]``."""
+    """``round(x)`` clamped to ``[lo, hi]``.
+
+    Args:
+      x: the value.
+      lo: the smallest result.
+      hi: the largest result.
+
+    Returns:
+      an int.
+    """
     return int(max(lo, min(hi, round(x))))
 
 
@@ -239,11 +256,21 @@ def worker_throughput(env_id: str, ns: list[int], repeats: int, what: str) -> di
 
 
 def training_rows(env_id: str, n: int, budget: tuple, trained: Any) -> dict:
-    """REINFORCE (untrained, and trained when ``trained``), then A2C and PPO at ``n``.
+    """REINFORCE (untrained; trained when ``trained``), then A2C and PPO at ``n``.
 
     REINFORCE on CartPole computes ~32 steps per env per update untrained, ~512
     trained; other envs run their full horizon. The leave-one-out mean baseline
     needs two episodes: none at N = 1.
+
+    Args:
+      env_id: the environment.
+      n: num_envs.
+      budget: ``(computed steps per call, largest num_envs, fewest updates per
+        call, timed calls)``.
+      trained: parameters of a trained CartPole policy, or None.
+
+    Returns:
+      ``{row key: train_rate(...)}``.
     """
     target, _, lo, train_repeats = budget
     rows = {}
@@ -340,6 +367,9 @@ def worker_main(argv: list[str] | None = None) -> None:
     Runs one worker of :data:`WORKERS` and prints its result as one JSON line.
     With ``--cache-dir`` every compile goes through that persistent cache
     (``jax_persistent_cache_min_compile_time_secs = 0``, no size minimum).
+
+    Args:
+      argv: the arguments (default: the command line's).
     """
     ap = argparse.ArgumentParser(prog="python -m jaxpg.run.bench_workers")
     ap.add_argument("--worker", required=True)

@@ -134,6 +134,12 @@ def split(seeds: list[int]) -> dict:
     """:func:`worker_split` (3 calls per median) in a fresh process.
 
     The process inherits this one's affinity (the comparison pins itself).
+
+    Args:
+      seeds: the seeds.
+
+    Returns:
+      :func:`worker_split`'s result.
     """
     cmd = [*worker_command("jaxpg.run.compare"), "--split-worker", json.dumps(seeds)]
     return run_json(cmd, name="split worker")
@@ -170,7 +176,14 @@ def summarize(report: dict) -> dict:
 
 
 def jaxpg_summary(jax_cfg: dict) -> dict:
-    """Cold and warm medians, and the cold runs' median steps and rates."""
+    """Cold and warm medians, and the cold runs' median steps and rates.
+
+    Args:
+      jax_cfg: the report's ``jaxpg`` configuration (with step counts).
+
+    Returns:
+      the jaxpg half of the summary.
+    """
     cold = jax_cfg["cold_runs"]
     return {
         "cold_median_s": jax_cfg["cold"]["median_s"],
@@ -189,7 +202,15 @@ def jaxpg_summary(jax_cfg: dict) -> dict:
 
 
 def torch_summary(torch_runs: list[dict], cap: float) -> dict:
-    """Censored medians of both criteria, and the PyTorch runs' medians."""
+    """Censored medians of both criteria, and the PyTorch runs' medians.
+
+    Args:
+      torch_runs: the report's ``torch_runs``.
+      cap: the time cap per seed.
+
+    Returns:
+      the PyTorch half of the summary.
+    """
     t_eval = censored_median(
         [r["eval_hit"]["wall_s"] if r["eval_solved"] else None for r in torch_runs],
         cap,
@@ -219,7 +240,14 @@ def torch_summary(torch_runs: list[dict], cap: float) -> dict:
 
 
 def split_summary(split: dict) -> dict:
-    """Medians over the seeds of :func:`worker_split`'s rows."""
+    """Medians over the seeds of :func:`worker_split`'s rows.
+
+    Args:
+      split: :func:`worker_split`'s result.
+
+    Returns:
+      the phases' seconds and the medians over the seeds.
+    """
     rows = list(split["seeds"].values())
     return {
         "trace_lower_s": split["trace_lower_s"],

@@ -219,7 +219,11 @@ def section_mountain_car(mc: dict) -> list[str]:
 
 
 def section_advice() -> list[str]:
-    """## Which estimator when."""
+    """## Which estimator when.
+
+    Returns:
+      the section's lines.
+    """
     return [
         "## Which estimator when",
         "",
@@ -241,7 +245,11 @@ def section_advice() -> list[str]:
 
 
 def section_usage() -> list[str]:
-    """## Using the diagnostics: a usage example."""
+    """## Using the diagnostics: a usage example.
+
+    Returns:
+      the section's lines.
+    """
     return [
         "## Using the diagnostics",
         "",
@@ -264,7 +272,11 @@ def section_usage() -> list[str]:
 
 
 def section_references() -> list[str]:
-    """## References."""
+    """## References.
+
+    Returns:
+      the section's lines.
+    """
     return [
         "## References",
         "",

@@ -1,21 +1,13 @@
 """Multi-seed results of the tuned presets: the runs behind docs/results.md.
 
-For one environment and one algorithm with a preset (:func:`jaxpg.tuned_config`),
-:func:`run_one` trains ``seeds`` seeds in ONE compiled call: ``jax.vmap`` over the
-seeds' keys of a function that trains (the preset's ``num_updates``, cut into
-``evals`` chunks), runs a greedy evaluation of ``eval_episodes`` episodes after each
-chunk, and finishes with a greedy evaluation of ``final_episodes`` episodes. On the
-host it makes the row of ``docs/data/results.json``:
-
-* final return: each seed's final evaluation, their mean and a percentile-bootstrap
-  interval (:func:`jaxpg.intervals.bootstrap_ci`);
-* steps and wall time to the threshold (:data:`THRESHOLDS`), from the periodic
-  evaluations (:func:`threshold_columns`);
-* the training-return curve, binned, with a t-interval across seeds
-  (:func:`curve_columns`).
-
-``scripts/results.py`` is the command line; :mod:`jaxpg.run.results_report` writes
-the page.
+:func:`run_one` trains ``seeds`` seeds of one preset (:func:`jaxpg.tuned_config`) in
+ONE compiled call: ``jax.vmap`` over the seeds' keys of a function that trains in
+``evals`` chunks, each followed by a greedy evaluation of ``eval_episodes`` episodes,
+then evaluates ``final_episodes`` episodes. On the host it makes the row of
+``results.json``: the final return with a bootstrap interval (:func:`final_columns`),
+steps and wall time to the threshold (:func:`threshold_columns`) and the binned
+training curve with a t-interval (:func:`curve_columns`). ``scripts/results.py`` is
+the command line; :mod:`jaxpg.run.results_report` writes the page.
 """
 
 from __future__ import annotations
@@ -378,12 +370,26 @@ def bin_last_axis(x: np.ndarray, points: int) -> np.ndarray:
 
 
 def nan_to_none(values: np.ndarray) -> list:
-    """A list of floats with None for NaN (strict JSON)."""
+    """A list of floats with None for NaN (strict JSON).
+
+    Args:
+      values: ``[n]`` floats.
+
+    Returns:
+      the list.
+    """
     return [None if math.isnan(v) else float(v) for v in values]
 
 
 def jsonable(value):
-    """A config value as JSON: tuples as lists, non-finite floats as strings."""
+    """A config value as JSON: tuples as lists, non-finite floats as strings.
+
+    Args:
+      value: the value.
+
+    Returns:
+      what JSON can hold.
+    """
     if isinstance(value, tuple):
         return list(value)
     if isinstance(value, float) and not math.isfinite(value):

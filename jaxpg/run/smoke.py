@@ -42,7 +42,14 @@ SMOKE_BUDGETS = {
 
 
 def describe_space(space: Any) -> str:
-    """``Discrete(n)``, ``Box(shape)`` or the space's class name."""
+    """A space as the table shows it.
+
+    Args:
+      space: a gymnax space.
+
+    Returns:
+      ``Discrete(n)``, ``Box(shape)`` or the space's class name.
+    """
     if type(space).__name__ == "Discrete":
         return f"Discrete({int(space.n)})"
     if type(space).__name__ == "Box":
@@ -51,7 +58,11 @@ def describe_space(space: Any) -> str:
 
 
 def labels() -> list[str]:
-    """The labels of the algorithms of :data:`SMOKE_BUDGETS`, in its order."""
+    """The labels of the algorithms of :data:`SMOKE_BUDGETS`, in its order.
+
+    Returns:
+      the registry's labels.
+    """
     return [registry.get(name).label for name in SMOKE_BUDGETS]
 
 

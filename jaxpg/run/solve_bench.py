@@ -53,7 +53,11 @@ COMPILES = (
 
 
 def say(text: str) -> None:
-    """The progress lines' default destination: stdout, flushed."""
+    """The progress lines' default destination: stdout, flushed.
+
+    Args:
+      text: the line.
+    """
     print(text, flush=True)
 
 
@@ -195,7 +199,12 @@ def compile_rows(
 
 
 def environment() -> dict:
-    """The machine and versions of the report."""
+    """The machine and versions of the report.
+
+    Returns:
+      ``device`` (kind), ``platform``, ``jax``, ``cpu_count``, ``affinity_cores``,
+      ``processor`` and ``python``.
+    """
     return {
         "device": str(jax.devices()[0].device_kind),
         "platform": jax.default_backend(),

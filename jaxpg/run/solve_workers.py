@@ -116,8 +116,14 @@ def worker_solve(
 
 
 def host_loop_solve(config: Any, key: jax.Array, eval_every: int):
-    """Compiled chunks of ``eval_every`` updates, each followed by a greedy
-    evaluation on the host, until solved or ``config.num_updates``.
+    """Compiled chunks of updates, each followed by a greedy evaluation on the host.
+
+    Until solved or ``config.num_updates``.
+
+    Args:
+      config: the REINFORCE config.
+      key: the training key (the evaluations fold in 1, then the update count).
+      eval_every: updates per chunk.
 
     Returns:
       ``(updates used, last evaluation's mean return, solved)``.
@@ -153,6 +159,13 @@ def replay_steps(key, config, updates: int, method: str, repeats: int = 3) -> di
     ``trainer.run(state, updates)`` — the same keys, so the same episodes as the
     solve's training up to floating-point reassociation — compiled apart with the
     solve's jit, then the median wall of ``repeats`` calls (no evaluation in it).
+
+    Args:
+      key: the solve's key.
+      config: its config.
+      updates: the updates it used.
+      method: its jit (``"host"`` replays with ``jaxpg.jit``).
+      repeats: timed calls.
 
     Returns:
       real and computed environment steps, episodes, the median wall and both
@@ -221,6 +234,9 @@ def worker_main(argv: list[str] | None = None) -> None:
 
     Without ``--cache-dir`` the persistent compilation cache is off; with it, every
     compile goes through that directory (no minimum compile time or size).
+
+    Args:
+      argv: the arguments (default: the command line's).
     """
     ap = argparse.ArgumentParser(prog="python -m jaxpg.run.solve_workers")
     ap.add_argument("--seed", type=int, default=0)
