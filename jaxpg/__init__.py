@@ -11,12 +11,12 @@ from jaxpg.algorithms.a2c import A2CConfig
 from jaxpg.algorithms.ppo import PPOConfig
 from jaxpg.algorithms.reinforce import ReinforceConfig
 from jaxpg.checkpoint import load, save
+from jaxpg.compilation import compile_options, jit
 from jaxpg.envs import make_env, supported_env_ids
 from jaxpg.evaluate import evaluate
 from jaxpg.policy import Policy, act, make_policy, make_value
 from jaxpg.presets import tuned_config
 from jaxpg.rollout import Trajectory, episodic_rollout
-from jaxpg.run.compilation import compile_options, jit
 from jaxpg.solve import SolveResult, make_solve
 from jaxpg.state import HParams, Trainer, TrainResult, TrainState, hparams
 from jaxpg.train import estimate_gradient, make_train, make_trainer

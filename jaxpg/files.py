@@ -33,11 +33,26 @@ def write_atomic(path: str | os.PathLike, text: str, *, fsync: bool = False) -> 
 
 
 def write_json(
-    path: str | os.PathLike, data: Any, *, indent: int = 2, fsync: bool = False
+    path: str | os.PathLike,
+    data: Any,
+    *,
+    indent: int = 2,
+    fsync: bool = False,
+    allow_nan: bool = False,
 ) -> None:
-    """Writes ``data`` as strict JSON (NaN and infinities are a ``ValueError``)."""
+    """Writes ``data`` as JSON, atomically.
+
+    Args:
+      path: the destination.
+      data: what ``json.dumps`` takes.
+      indent: ``json.dumps``'s indent.
+      fsync: flush to disk before the rename.
+      allow_nan: False (the default): strict JSON, NaN and infinities are a
+        ``ValueError``. True: they are written as ``NaN`` / ``Infinity`` (Python's
+        ``json`` reads them back; the doc-regenerating scripts record them).
+    """
     write_atomic(
-        path, json.dumps(data, indent=indent, allow_nan=False) + "\n", fsync=fsync
+        path, json.dumps(data, indent=indent, allow_nan=allow_nan) + "\n", fsync=fsync
     )
 
 

@@ -19,6 +19,7 @@ from jax.flatten_util import ravel_pytree
 __all__ = [
     "GradientStats",
     "cosine_similarity",
+    "flat_rows",
     "gradient_statistics",
     "samples_for_cosine",
 ]
@@ -33,7 +34,15 @@ class GradientStats(NamedTuple):
     cosine: jax.Array  # [] float32: cos(mean, reference); NaN without a reference
 
 
-def _flat_rows(grads: Any) -> jax.Array:
+def flat_rows(grads: Any) -> jax.Array:
+    """The N terms of a pytree whose leaves have a leading axis N, flattened.
+
+    Args:
+      grads: a pytree whose leaves have a leading axis N (the g_i).
+
+    Returns:
+      ``[N, P]``: row i is term i raveled (``jax.flatten_util.ravel_pytree`` order).
+    """
     return jax.vmap(lambda g: ravel_pytree(g)[0])(grads)
 
 
@@ -64,7 +73,7 @@ def gradient_statistics(grads: Any, reference: Any = None) -> GradientStats:
     >>> float(s.variance), float(s.snr), round(float(s.cosine), 4)
     (4.0, 1.25, 0.8944)
     """
-    rows = _flat_rows(grads)
+    rows = flat_rows(grads)
     n = rows.shape[0]
     if n < 2:
         raise ValueError(f"gradient_statistics needs N >= 2 terms; got {n}")

@@ -8,84 +8,25 @@ algorithm runs end to end and moves the return, not what it can reach.
 
     python scripts/env_table.py            # all ids (several minutes on 2 cores)
     python scripts/env_table.py --ids CartPole-v1 Pendulum-v1 --no-write
+
+The smoke runs: :mod:`jaxpg.run.smoke`.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import pathlib
-import sys
-import time
 
-import jax
-import numpy as np
+import gymnax
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-import docgen  # noqa: E402  (scripts/docgen.py: atomic writes, marked sections)
-
-import jaxpg  # noqa: E402
-from jaxpg.envs import NEEDS_MEMORY, UNSUPPORTED_ENVS, max_episode_steps
+from jaxpg import files
+from jaxpg.envs import NEEDS_MEMORY
+from jaxpg.run import smoke
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 START, END = "<!-- envs:start -->", "<!-- envs:end -->"
-
-
-def describe_space(space) -> str:
-    if type(space).__name__ == "Discrete":
-        return f"Discrete({int(space.n)})"
-    if type(space).__name__ == "Box":
-        return f"Box{tuple(int(s) for s in space.shape)}"
-    return type(space).__name__
-
-
-def smoke_configs(env_id: str) -> dict:
-    common = {"env_id": env_id, "hidden_sizes": (32, 32)}
-    return {
-        "REINFORCE": jaxpg.ReinforceConfig(num_envs=16, num_updates=30, **common),
-        "A2C": jaxpg.A2CConfig(num_envs=16, num_steps=16, num_updates=120, **common),
-        "PPO": jaxpg.PPOConfig(num_envs=16, num_steps=64, num_updates=30, **common),
-    }
-
-
-def steps_of(config) -> int:
-    if isinstance(config, jaxpg.ReinforceConfig):
-        return -1  # episodic: counted from the metrics
-    return config.num_envs * config.num_steps * config.num_updates
-
-
-def smoke(env_id: str, config, seed: int = 0) -> dict:
-    env, env_params = jaxpg.make_env(env_id)
-    trainer = jaxpg.make_trainer(config, env, env_params)
-    init = jax.jit(trainer.init)(jax.random.key(seed))
-    policy_params = init.params
-    run = jax.jit(trainer.run, static_argnums=1)
-    t0 = time.perf_counter()
-    state, metrics = run(init, config.num_updates)
-    jax.block_until_ready(state.params)
-    wall = time.perf_counter() - t0
-    policy = _policy_of(trainer, config, env, env_params)
-    key = jax.random.key(1000 + seed)
-    before = float(
-        np.mean(jaxpg.evaluate(key, policy, policy_params, env, env_params, 100))
-    )
-    after = float(
-        np.mean(jaxpg.evaluate(key, policy, state.params, env, env_params, 100))
-    )
-    steps = int(np.asarray(metrics["env_steps"], np.int64).sum())
-    finite = bool(np.all(np.isfinite(np.asarray(metrics["loss"]))))
-    return {
-        "before": before,
-        "after": after,
-        "env_steps": steps,
-        "wall_s": wall,
-        "finite": finite,
-    }
-
-
-def _policy_of(trainer, config, env, env_params):
-    policy = getattr(trainer, "policy", None)
-    return policy if policy is not None else jaxpg.make_policy(config, env, env_params)
 
 
 def main() -> None:
@@ -102,38 +43,14 @@ def main() -> None:
         records = json.loads((ROOT / "docs" / "data" / "env_table.json").read_text())
         write(records_to_rows(records), records, args.no_write)
         return
-
-    import gymnax
-
     ids = args.ids or list(gymnax.registered_envs)
-    records = {}
-    for env_id in ids:
-        if env_id in UNSUPPORTED_ENVS:
-            records[env_id] = {"supported": False, "reason": UNSUPPORTED_ENVS[env_id]}
-            continue
-        env, env_params = jaxpg.make_env(env_id)
-        action = describe_space(env.action_space(env_params))
-        obs = describe_space(env.raw_observation_space(env_params))
-        horizon = max_episode_steps(env_params)
-        results = {}
-        for name, config in smoke_configs(env_id).items():
-            try:
-                r = smoke(env_id, config)
-            except Exception as error:  # report, do not hide
-                r = {"error": f"{type(error).__name__}: {error}"[:200]}
-            results[name] = r
-            print(env_id, name, r, flush=True)
-        records[env_id] = {
-            "supported": True,
-            "action_space": action,
-            "observation_space": obs,
-            "horizon": horizon,
-            "smoke": results,
-        }
+    log = functools.partial(print, flush=True)
+    records = {env_id: smoke.describe_env(env_id, log) for env_id in ids}
     write(records_to_rows(records), records, args.no_write)
 
 
 def records_to_rows(records: dict) -> list[str]:
+    algorithms = ", ".join(smoke.labels())
     rows = []
     for env_id, rec in records.items():
         if not rec["supported"]:
@@ -153,7 +70,7 @@ def records_to_rows(records: dict) -> list[str]:
         )
         rows.append(
             f"| {env_id} | {rec['action_space']} | {rec['observation_space']} | "
-            f"{rec['horizon']} | REINFORCE, A2C, PPO | {'; '.join(cells)}.{note} |"
+            f"{rec['horizon']} | {algorithms} | {'; '.join(cells)}.{note} |"
         )
     return rows
 
@@ -174,12 +91,14 @@ def write(rows: list[str], records: dict, no_write: bool) -> None:
     print(table)
     if no_write:
         return
-    docgen.write_json(ROOT / "docs" / "data" / "env_table.json", records, indent=1)
-    docgen.write_atomic(
+    files.write_json(
+        ROOT / "docs" / "data" / "env_table.json", records, indent=1, allow_nan=True
+    )
+    files.write_atomic(
         ROOT / "docs" / "environments.md",
         "# Supported environments\n\n" + budget + "\n\n" + table + "\n",
     )
-    docgen.replace_section(
+    files.replace_section(
         ROOT / "README.md", START, END, f"{START}\n{budget}\n\n{table}\n{END}"
     )
 

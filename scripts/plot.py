@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from jaxpg.intervals import t_interval
 from jaxpg.run import RunError, algorithm_label, read_metrics, read_run_config
 
 
@@ -80,19 +81,14 @@ def smooth(y: np.ndarray, width: int) -> np.ndarray:
 
 
 def mean_and_interval(curves, points: int = 200):
-    """(grid, mean, low, high): the seeds' mean on a common env-step grid, 95% CI."""
-    from scipy import stats
-
+    """(grid, mean, low, high): the seeds' mean on a common env-step grid, 95% CI
+    (:func:`jaxpg.intervals.t_interval`; no band for a single seed)."""
     start = max(x[0] for x, _ in curves)
     stop = min(x[-1] for x, _ in curves)
     grid = np.linspace(start, stop, points) if stop > start else np.array([start])
     values = np.stack([np.interp(grid, x, y) for x, y in curves])
-    mean = values.mean(axis=0)
-    k = len(curves)
-    if k < 2:
-        return grid, mean, mean, mean
-    half = stats.t.ppf(0.975, k - 1) * values.std(axis=0, ddof=1) / np.sqrt(k)
-    return grid, mean, mean - half, mean + half
+    mean, low, high = t_interval(values)
+    return grid, mean, low, high
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,5 +1,5 @@
-"""The benchmark scripts' own logic: the PyTorch REINFORCE (when torch is
-installed), the censored median of the comparison, and the throughput PNG."""
+"""The benchmarks' own logic: the PyTorch REINFORCE (when torch is installed), the
+censored median of the comparison, the throughput workers, PNG and tables."""
 
 from __future__ import annotations
 
@@ -12,6 +12,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
+from jaxpg.run import (
+    bench,
+    bench_report,
+    compare,
+    compare_report,
+    solve_bench,
+    solve_report,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -100,12 +109,12 @@ def ct():
     return load("compare_torch")
 
 
-def test_censored_median(ct):
-    m = ct.censored_median([3.0, None, 1.0], cap=10.0)
+def test_censored_median():
+    m = compare.censored_median([3.0, None, 1.0], cap=10.0)
     assert m["median_s"] == 3.0 and not m["censored"] and m["met"] == 2
-    m = ct.censored_median([3.0, None, None], cap=10.0)
+    m = compare.censored_median([3.0, None, None], cap=10.0)
     assert m["median_s"] == 10.0 and m["censored"]  # only "> 10 s" is known
-    m = ct.censored_median([4.0, 2.0, 1.0, 3.0], cap=10.0)
+    m = compare.censored_median([4.0, 2.0, 1.0, 3.0], cap=10.0)
     assert m["median_s"] == 2.5 and not m["censored"]
 
 
@@ -116,7 +125,7 @@ def test_comparison_without_torch_names_the_extra(ct, monkeypatch):
     assert 'pip install -e ".[bench]"' in str(exc.value)
 
 
-def test_comparison_markdown_from_a_small_report(ct):
+def test_comparison_markdown_from_a_small_report():
     cold = [
         {
             "seed": 0,
@@ -166,12 +175,12 @@ def test_comparison_markdown_from_a_small_report(ct):
             "repeats": 3,
         },
     }
-    report["summary"] = ct.summarize(report)
+    report["summary"] = compare.summarize(report)
     r = report["summary"]["ratios"]
     assert r["steps_per_s"] == pytest.approx(100.0)
     assert r["solve_cold"] == pytest.approx(25.0) and r["target_met"]
     assert report["summary"]["torch"]["running"]["censored"]
-    text = ct.markdown(report)
+    text = compare_report.markdown(report)
     assert "25.0× cold → met" in text and "> 60" in text
     split = report["summary"]["jaxpg"]["split"]
     assert split["median_eval_loop_s"] == pytest.approx(0.4 - 0.25)
@@ -180,7 +189,7 @@ def test_comparison_markdown_from_a_small_report(ct):
 
 # ------------------------------------------------------------------ throughput PNG
 
-# What benchmark.environment() records, for reports made up by the tests below.
+# What bench.environment() records, for reports made up by the tests below.
 ENVIRONMENT = {
     "processor": "x86_64",
     "cpu_count": 2,
@@ -236,8 +245,6 @@ def test_plot_only_writes_a_png_from_a_small_json(tmp_path):
 
 
 def test_seeds_table_lists_both_core_settings_and_judges_each_ratio():
-    bm = load("benchmark")
-
     def row(k, ratio):
         return {
             "k": k,
@@ -254,6 +261,84 @@ def test_seeds_table_lists_both_core_settings_and_judges_each_ratio():
         "seeds": {**seeds, "rows": [row(8, 1.24)]},
         "seeds_core0": {**seeds, "rows": [row(8, 1.10)]},
     }
-    text = bm.markdown(report, "python scripts/benchmark.py")
+    text = bench_report.markdown(report, "python scripts/benchmark.py")
     assert "| all | 8 | 0.500 | 1.240 | 0.500 | 1.000 | 1.24 (missed) |" in text
     assert "| 0 | 8 | 0.500 | 1.100 | 0.500 | 1.000 | 1.10 (met) |" in text
+
+
+# ------------------------------------------------------------------ workers
+
+
+def test_a_pinned_worker_measures_both_ceilings():
+    # A fresh process pinned to core 0, as the "(core 0)" columns are measured.
+    rows = bench.spawn(["throughput", "CartPole-v1", [2], 1, "ceiling"], cores="0")
+    assert list(rows) == ["2"]
+    for kind in ("env", "rollout"):
+        r = rows["2"][kind]
+        assert r["steps"] == 2 * 4096  # clamp(2^18 / 2, 32, 4096) steps x 2 envs
+        assert r["steps_per_s"] == pytest.approx(r["steps"] / r["wall_s"])
+        assert r["compile_s"] > 0
+
+
+def test_the_target_compares_reinforce_with_the_rollout_ceiling():
+    def rate(x):
+        return {"computed_steps_per_s": x}
+
+    row = {
+        "rollout": {"steps_per_s": 100.0},
+        "reinforce_untrained": rate(40.0),
+        "reinforce_trained": rate(60.0),
+    }
+    (trained, untrained) = bench.target_rows({"CartPole-v1": {"1024": row}})
+    assert (trained["policy"], trained["ratio"], trained["met"]) == (
+        "trained",
+        0.6,
+        True,
+    )
+    assert (untrained["ratio"], untrained["met"]) == (0.4, False)
+    assert bench.target_rows({"CartPole-v1": {"64": row}}) == []
+
+
+# ------------------------------------------------------------------ time to solve
+
+
+def test_solve_summary_and_section_from_made_up_runs():
+    runs = [{"seconds": s, "updates": u} for s, u in ((3.0, 10), (1.0, 14), (2.0, 12))]
+    s = solve_bench.summary(runs, 3)
+    assert s["median_s"] == 2.0 and s["median_updates"] == 12
+    assert (s["min_s"], s["max_s"]) == (1.0, 3.0)
+    assert s["q1_s"] <= s["median_s"] <= s["q3_s"]
+    assert (s["solved"], s["seeds"]) == (3, 3)
+    compile_row = {
+        "function": "solve",
+        "jit": "fast",
+        "cores": "0",
+        "trace_lower_s": 0.5,
+        "compile_s": 1.0,
+        "compile_cpu_s": 1.5,
+        "fusions": 9,
+        "while_loops": 2,
+    }
+    report = {
+        "environment": ENVIRONMENT,
+        "date": "today",
+        "seeds": [0, 1, 2],
+        "configurations": [
+            {"cores": "0", "method": "fast", "eval_every": 1, "cold": s, "warm": s}
+        ],
+        "compile": [compile_row],
+    }
+    text = solve_report.markdown(report, "python scripts/solve_benchmark.py")
+    assert text.startswith(solve_report.BEGIN) and text.endswith(solve_report.END)
+    assert "| 0 | jaxpg.jit(fast_compile=True) (eval every 1) | cold | 2.00 |" in text
+    assert (
+        "| solve | jaxpg.jit(fast_compile=True) | 0 | 0.50 | 1.00 | 1.50 | 9 | 2 |"
+        in text
+    )
+    assert "Whole-process time" not in text  # no train-script times measured
+
+
+def test_a_compile_worker_counts_the_program():
+    row = solve_bench.spawn(["--compile", "train", "--method", "fast"], "all", None)
+    assert (row["function"], row["jit"]) == ("train", "fast")
+    assert row["compile_s"] > 0 and row["fusions"] > 0 and row["while_loops"] > 0

@@ -5,9 +5,9 @@ import re
 
 import jax
 import pytest
-import tabular
 
 import jaxpg
+from jaxpg import tabular
 
 pytestmark = pytest.mark.timeout(120)
 

@@ -1,8 +1,10 @@
-"""scripts/estimators.py --quick: the rows are there and the numbers make sense.
+"""The estimator lab (jaxpg.lab*, scripts/estimators.py --quick): the rows are there
+and the numbers make sense.
 
 The checks can fail: an unbiased estimator measured as biased, a variance ordering
 reversed, the pathwise gradient seeing MountainCar's goal bonus, or a page that
-does not match its JSON.
+does not match its JSON. The parts run in process; the script runs end to end in a
+subprocess.
 """
 
 from __future__ import annotations
@@ -13,7 +15,11 @@ import pathlib
 import subprocess
 import sys
 
+import jax
 import pytest
+
+from jaxpg import lab, lab_pathwise
+from jaxpg.run import lab_report
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "scripts" / "estimators.py"
@@ -68,17 +74,47 @@ def check_pathwise(ph: dict, mc: dict) -> None:
 
 
 @pytest.mark.timeout(240)
-def test_quick_mode_fast_parts(tmp_path):
-    data = run(tmp_path, "tabular,pendulum_horizon,mountain_car")
+def test_quick_parts_in_process():
+    p = lab.QUICK
+    data = {
+        "config": p,
+        "date": "today",
+        "jax": jax.__version__,
+        "backend": "cpu",
+        "python": "3",
+        "total_seconds": 1.0,
+        "cosine_target": lab.COSINE,
+        "tabular": lab.tabular_part(p),
+        "pendulum_horizon": lab_pathwise.pendulum_horizons(p),
+        "mountain_car": lab_pathwise.mountain_car_part(p),
+    }
     check_tabular(data["tabular"])
     check_pathwise(data["pendulum_horizon"], data["mountain_car"])
-    page = (tmp_path / "docs" / "estimators.md").read_text()
+    page = lab_report.render(data, "python scripts/estimators.py --quick")
     assert "scripts/estimators.py --quick" in page
     assert data["jax"] in page
     for r in data["tabular"]["rows"]:
         assert f"| {r['label']} |" in page
-    assert (tmp_path / "docs" / "img" / "estimators-bias-variance.png").stat().st_size
+    for r in data["pendulum_horizon"]["rows"]:
+        assert f"| {r['horizon']} | {r['difference_over_noise']:.2f} |" in page
+    assert "## B." not in page  # no section for a part that did not run
+
+
+@pytest.mark.timeout(240)
+def test_quick_mode_cli_writes_json_page_and_plot(tmp_path):
+    data = run(tmp_path, "pendulum_horizon,mountain_car")
+    check_pathwise(data["pendulum_horizon"], data["mountain_car"])
+    page_path = tmp_path / "docs" / "estimators.md"
+    page = page_path.read_text()
+    assert "scripts/estimators.py --quick" in page
+    assert data["jax"] in page
     assert (tmp_path / "docs" / "img" / "estimators-pathwise.png").stat().st_size
+    assert not (tmp_path / "docs" / "img" / "estimators-bias-variance.png").exists()
+    # The page is a function of its JSON: re-rendered, it is the same to the byte.
+    page_path.unlink()
+    cmd = [sys.executable, str(SCRIPT), "--render-only", "--out-dir", str(tmp_path)]
+    subprocess.run(cmd, check=True, cwd=ROOT, capture_output=True, text=True)
+    assert page_path.read_text() == page
 
 
 @pytest.mark.slow
@@ -95,4 +131,5 @@ def test_quick_mode_all_parts(tmp_path):
     assert len(data["cartpole"]["rows"]) >= 4
     pl = data["pendulum_learning"]
     assert all(-2000 < x < 0 for x in pl["pathwise"]["mean_return"])
-    assert (tmp_path / "docs" / "img" / "estimators-learning.png").stat().st_size
+    for name in ("bias-variance", "learning", "pathwise"):
+        assert (tmp_path / "docs" / "img" / f"estimators-{name}.png").stat().st_size

@@ -14,10 +14,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-import tabular
 
 import jaxpg
 from jaxpg import policy as pol
+from jaxpg import tabular
 from jaxpg.algorithms.reinforce import reinforce_weights
 from jaxpg.envs import encode_env
 from jaxpg.rollout import Trajectory, episodic_rollout

@@ -18,7 +18,7 @@ import pytest
 from trees import assert_bit_identical, assert_trees_close
 
 import jaxpg
-from jaxpg import losses, returns
+from jaxpg import losses, returns, run
 from jaxpg import policy as pol
 from jaxpg.algorithms import base, common, registry
 from jaxpg.rollout import fixed
@@ -158,16 +158,14 @@ def test_a_registered_algorithm_checkpoints_and_resumes_bit_exactly(tmp_path):
 
 
 def test_a_registered_algorithm_runs_in_the_run_loop_and_resumes(tmp_path):
-    from jaxpg import runner
-
     config = VPGConfig(num_updates=4)
-    options = runner.RunOptions(chunk=2, eval_episodes=4, checkpoint_every=2)
+    options = run.RunOptions(chunk=2, eval_episodes=4, checkpoint_every=2)
     logs: list[str] = []
-    outcome = runner.train_run(config, options, tmp_path / "run", log=logs.append)
+    outcome = run.train_run(config, options, tmp_path / "run", log=logs.append)
     assert outcome.status == "finished"
-    rows = runner.read_metrics(tmp_path / "run")
+    rows = run.read_metrics(tmp_path / "run")
     assert [r["update"] for r in rows][-1] == 4
-    stored, _ = runner.read_run_config(tmp_path / "run")
+    stored, _ = run.read_run_config(tmp_path / "run")
     assert stored == config
     assert any("VPG" in line for line in logs)
 

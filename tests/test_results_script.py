@@ -1,4 +1,5 @@
-"""scripts/results.py --quick writes well-formed data, markdown and plots."""
+"""The multi-seed results (jaxpg.run.results, scripts/results.py): well-formed data,
+markdown and plots; the intervals they report (jaxpg.intervals)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
+from jaxpg.intervals import bootstrap_ci, t_interval
+from jaxpg.run import results, results_report
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -74,35 +78,65 @@ def test_quick_run_writes_consistent_json_markdown_and_png(tmp_path):
 
 
 def test_bootstrap_interval_is_ordered_and_reproducible():
-    sys.path.insert(0, str(ROOT / "scripts"))
-    try:
-        import results
-    finally:
-        sys.path.pop(0)
     values = np.array([1.0, 2.0, 3.0, 10.0, 4.0, 2.5, 3.5, 0.5])
-    lo, hi = results.bootstrap_ci(values, 2000)
+    lo, hi = bootstrap_ci(values, 2000)
     assert lo < values.mean() < hi
-    assert (lo, hi) == results.bootstrap_ci(values, 2000)  # fixed rng seed
-    assert results.bootstrap_ci(np.full(8, 7.0), 100) == (7.0, 7.0)
-    wide = results.bootstrap_ci(values * 10, 2000)
+    assert (lo, hi) == bootstrap_ci(values, 2000)  # fixed rng seed
+    assert bootstrap_ci(np.full(8, 7.0), 100) == (7.0, 7.0)
+    wide = bootstrap_ci(values * 10, 2000)
     assert wide[1] - wide[0] == pytest.approx(10 * (hi - lo))
 
 
 def test_curve_interval_leaves_out_updates_before_the_first_episode():
-    sys.path.insert(0, str(ROOT / "scripts"))
-    try:
-        import results
-    finally:
-        sys.path.pop(0)
     nan = np.nan
     curves = np.array(
         [[nan, nan, 1.0, 3.0], [nan, 2.0, 3.0, 5.0], [nan, nan, 2.0, 4.0]]
     )
-    mean, lo, hi = results.t_interval(curves)
+    mean, lo, hi = t_interval(curves)
     assert np.isnan(mean[0]) and np.isnan(lo[0])
     assert mean[1] == lo[1] == hi[1] == 2.0  # one seed: no interval
     np.testing.assert_allclose(mean[2:], [2.0, 4.0])
     assert np.all(lo[2:] < mean[2:]) and np.all(mean[2:] < hi[2:])
     np.testing.assert_allclose(
-        results._bin(curves, 2), [[nan, 2.0], [2.0, 4.0], [nan, 3.0]]
+        results.bin_last_axis(curves, 2), [[nan, 2.0], [2.0, 4.0], [nan, 3.0]]
     )
+
+
+@pytest.mark.timeout(120)
+def test_one_row_in_process_and_its_block(tmp_path):
+    settings = results.Settings(
+        seeds=2,
+        seed=0,
+        evals=2,
+        eval_episodes=2,
+        final_episodes=3,
+        resamples=100,
+        quick=True,
+        quick_updates=3,
+        overrides={},
+        tag=None,
+        command="python scripts/results.py --quick",
+        date="today",
+    )
+    row = results.run_one("CartPole-v1", "a2c", settings)
+    assert (row["label"], row["config_class"]) == ("A2C", "A2CConfig")
+    assert row["config"]["num_updates"] == 3 and len(row["final_per_seed"]) == 2
+    assert row["eval_updates"] == [2, 3]  # 1 head update, then two chunks of 1
+    assert row["threshold"] == 475.0 and len(row["steps_to_threshold"]) == 2
+    assert len(row["curve"]["mean"]) == 3
+    meta = {
+        "jax_version": "0",
+        "jaxpg_version": "0",
+        "backend": "cpu",
+        "cpu_count": 2,
+        "platform": "Linux",
+        "resamples": 100,
+        "bootstrap_seed": 0,
+    }
+    page = tmp_path / "results.md"
+    results_report.write_markdown(page, {"meta": meta, "rows": [row]})
+    text = page.read_text()
+    assert text.startswith("# Results\n") and text.count(results_report.BEGIN) == 1
+    assert "| CartPole-v1 | A2C | 475 |" in text
+    assert "- CartPole-v1 A2C: target ≥ 475 for every algorithm" in text
+    assert "python scripts/results.py --quick    # today" in text

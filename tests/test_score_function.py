@@ -15,10 +15,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-import tabular
 
 import jaxpg
 from jaxpg import policy as pol
+from jaxpg import tabular
 from jaxpg.algorithms.reinforce import reinforce_weights
 from jaxpg.envs import encode_env
 from jaxpg.rollout import episodic_rollout
@@ -142,3 +142,19 @@ def test_normalized_weights_change_the_direction(capsys):
             f"\nnormalize_weights, N=2: best scale {c:.4f}, max |z| off that direction {z:.1f}"
         )
     assert z > 4.0
+
+
+def test_every_trajectory_of_the_package_gives_the_exact_gradient():
+    # jaxpg.tabular.all_trajectories (scripts/score_function_numbers.py's sums):
+    # E[R ∇log π(τ)] and E[Σ_t G_t ∇log π_t] are ∇J, E[∇log π(τ)] is 0.
+    prob, states, actions, rewards, mask, pi = tabular.all_trajectories()
+    scores = tabular.step_scores(states, actions, mask, pi)
+    exact = tabular.exact_gradient()
+    assert prob.sum() == pytest.approx(1.0, abs=1e-12)
+    score = scores.sum(1)
+    np.testing.assert_allclose(tabular.expectation(prob, score), 0.0, atol=1e-12)
+    ret = tabular.expectation(prob, rewards.sum(1)[:, None, None] * score)
+    np.testing.assert_allclose(ret, exact, atol=1e-12)
+    g = tabular.rewards_to_go(rewards, 1.0)
+    rtg = tabular.expectation(prob, np.einsum("kt,ktij->kij", g, scores))
+    np.testing.assert_allclose(rtg, exact, atol=1e-12)

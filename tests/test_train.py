@@ -6,10 +6,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-import tabular
 from trees import assert_trees_close
 
 import jaxpg
+from jaxpg import tabular
 
 pytestmark = pytest.mark.timeout(300)
 

@@ -8,8 +8,7 @@ One job per module:
   (:func:`load_run`, :func:`read_metrics`);
 * :mod:`~jaxpg.run.records`: what a run writes there while it trains;
 * :mod:`~jaxpg.run.programs`: a run's compiled programs and their placement;
-* :mod:`~jaxpg.run.compilation`: XLA options (``jaxpg.jit``) and the persistent
-  compilation cache;
+* :mod:`~jaxpg.run.cache`: the persistent compilation cache;
 * :mod:`~jaxpg.run.console`: progress, messages, signals, TensorBoard;
 * :mod:`~jaxpg.run.loop`: the chunk loop;
 * :mod:`~jaxpg.run.training`: :func:`train_run`, a run from start to end;
@@ -21,13 +20,8 @@ One job per module:
 10
 """
 
-from jaxpg.run.compilation import (
-    CacheEvents,
-    compile_options,
-    default_cache_dir,
-    enable_compilation_cache,
-    jit,
-)
+from jaxpg.compilation import compile_options, jit
+from jaxpg.run.cache import CacheEvents, default_cache_dir, enable_compilation_cache
 from jaxpg.run.console import algorithm_label, seconds
 from jaxpg.run.folder import (
     check_out_dir,

@@ -1,9 +1,7 @@
-"""How jaxpg's programs are compiled: XLA options and the persistent cache.
+"""How jaxpg's programs are compiled: XLA's compiler options.
 
-``compile_options`` and ``jit`` choose XLA's compiler options;
-``enable_compilation_cache`` turns JAX's persistent compilation cache on (in
-``default_cache_dir``) and ``CacheEvents`` counts its hits and misses, which
-``scripts/train.py`` reports.
+``compile_options`` and ``jit`` choose XLA's compiler options (the persistent
+compilation cache is host-side: :mod:`jaxpg.run.cache`).
 
 jaxpg's functions (``make_train``, ``make_solve``, ...) return pure, un-jitted
 functions, so how they are compiled is the caller's choice. On CPU, XLA's default
@@ -23,20 +21,12 @@ The options are CPU settings; on other backends :func:`compile_options` is empty
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from typing import Any
 
 import jax
-import jax.monitoring
 
-__all__ = [
-    "CacheEvents",
-    "compile_options",
-    "default_cache_dir",
-    "enable_compilation_cache",
-    "jit",
-]
+__all__ = ["compile_options", "jit"]
 
 
 def compile_options(fast_compile: bool = False, backend: str | None = None) -> dict:
@@ -89,72 +79,3 @@ def jit(fn: Callable, *, fast_compile: bool = False, **jit_kwargs: Any) -> Calla
         **(jit_kwargs.pop("compiler_options", None) or {}),
     }
     return jax.jit(fn, compiler_options=options or None, **jit_kwargs)
-
-
-# ------------------------------------------------------------- the persistent cache
-
-
-def default_cache_dir() -> str:
-    """The persistent compilation cache's folder.
-
-    Returns:
-      ``$JAXPG_CACHE_DIR``, else ``$XDG_CACHE_HOME/jaxpg/jax`` (``~/.cache/...``),
-      as an absolute path.
-    """
-    explicit = os.environ.get("JAXPG_CACHE_DIR")
-    if explicit:
-        return os.path.abspath(os.path.expanduser(explicit))
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(
-        os.path.expanduser("~"), ".cache"
-    )
-    return os.path.join(base, "jaxpg", "jax")
-
-
-def enable_compilation_cache(directory: str | None) -> None:
-    """Turns JAX's persistent compilation cache on (``directory``) or off (None).
-
-    Every program is cached, however small or quick to compile, so a second
-    launch with the same shapes loads the executables instead of compiling them.
-    Call this before anything is compiled: JAX decides once per process.
-
-    Args:
-      directory: the cache folder (e.g. :func:`default_cache_dir`), or None.
-    """
-    if directory is None:
-        jax.config.update("jax_enable_compilation_cache", False)
-        return
-    jax.config.update("jax_enable_compilation_cache", True)
-    jax.config.update("jax_compilation_cache_dir", directory)
-    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
-    jax.config.update("jax_persistent_cache_min_entry_size_bytes", -1)
-
-
-class CacheEvents:
-    """Counts persistent-cache hits and misses (writes) reported by JAX.
-
-    >>> events = CacheEvents()
-    >>> events.hits, events.misses
-    (0, 0)
-    """
-
-    HIT = "/jax/compilation_cache/cache_hits"
-    MISS = "/jax/compilation_cache/cache_misses"
-
-    def __init__(self) -> None:
-        self.hits = 0
-        self.misses = 0
-        jax.monitoring.register_event_listener(self._on_event)
-
-    def _on_event(self, event: str, **kwargs: Any) -> None:
-        if event == self.HIT:
-            self.hits += 1
-        elif event == self.MISS:
-            self.misses += 1
-
-    def snapshot(self) -> tuple[int, int]:
-        """The counts so far.
-
-        Returns:
-          ``(hits, misses)``.
-        """
-        return self.hits, self.misses
