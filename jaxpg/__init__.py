@@ -6,7 +6,6 @@
 """
 
 from jaxpg import diagnostics, losses, pathwise, returns
-from jaxpg.algorithms import registry  # noqa: F401  (jaxpg.algorithms.registry)
 from jaxpg.algorithms.a2c import A2CConfig
 from jaxpg.algorithms.ppo import PPOConfig
 from jaxpg.algorithms.reinforce import ReinforceConfig

@@ -16,16 +16,6 @@ pytestmark = pytest.mark.timeout(300)
 SMALL = jaxpg.ReinforceConfig(num_envs=8, num_updates=3, hidden_sizes=(16,))
 
 
-def test_jit_equals_unjitted():
-    train = jaxpg.make_train(SMALL)
-    key = jax.random.key(0)
-    jitted = jax.jit(train)(key)
-    with jax.disable_jit():
-        plain = train(key)
-    assert_trees_close(jitted.params, plain.params)
-    assert_trees_close(jitted.metrics, plain.metrics)
-
-
 def test_vmap_over_seeds_equals_a_loop():
     train = jaxpg.make_train(SMALL)
     keys = jax.random.split(jax.random.key(1), 4)
@@ -47,26 +37,6 @@ def test_vmap_over_seeds_equals_a_loop():
     longest = np.max(np.stack(computed), axis=0)
     for i in range(4):
         np.testing.assert_array_equal(batched.metrics["computed_steps"][i], longest)
-
-
-def test_learning_rate_sweep_equals_separate_runs():
-    train = jaxpg.make_train(SMALL)
-    hp = jaxpg.hparams(SMALL)
-    rates = [1e-3, 3e-3, 1e-2]
-    sweep = jax.tree.map(
-        lambda *x: jnp.stack(x),
-        *[hp._replace(learning_rate=jnp.float32(r)) for r in rates],
-    )
-    key = jax.random.key(2)
-    swept = jax.jit(jax.vmap(train, in_axes=(None, 0)))(key, sweep)
-    for i, r in enumerate(rates):
-        alone = jax.jit(train)(key, hp._replace(learning_rate=jnp.float32(r)))
-        assert_trees_close(
-            jax.tree.map(lambda x, i=i: x[i], swept.params), alone.params
-        )
-    # The runs really differ (the sweep is not three copies of one run).
-    p = jax.tree.leaves(swept.params)[0]
-    assert not np.allclose(p[0], p[2])
 
 
 def test_second_call_does_not_retrace():
@@ -144,22 +114,35 @@ def test_metrics_carry_over_when_no_episode_finishes():
 
 
 @pytest.mark.parametrize("baseline", ["value", "none"])
-def test_other_options_train(baseline):
+def test_the_reported_loss_is_its_parts_with_their_coefficients(baseline):
+    """loss = policy_loss − c_e·(summed entropy)/N + c_v·value_loss, with the
+    per-step mean entropy that the metrics report scaled back to a sum over the
+    real steps; a flipped sign or a dropped coefficient breaks it."""
     cfg = jaxpg.ReinforceConfig(
         num_envs=8,
         num_updates=2,
         hidden_sizes=(8,),
         baseline=baseline,
         normalize_weights=True,
-        entropy_coef=0.01,
+        entropy_coef=0.05,
+        value_coef=0.7,
         max_grad_norm=0.5,
     )
-    r = jax.jit(jaxpg.make_train(cfg))(jax.random.key(0))
-    assert (r.params["value"] is None) == (baseline != "value")
-    assert np.all(np.isfinite(np.asarray(r.metrics["loss"])))
-    assert float(r.metrics["grad_norm"][0]) > 0
+    m = jax.jit(jaxpg.make_train(cfg))(jax.random.key(0)).metrics
+    steps = np.asarray(m["env_steps"], np.float64)
+    entropy_sum = np.asarray(m["entropy"], np.float64) * steps / cfg.num_envs
+    expected = np.asarray(m["policy_loss"], np.float64) - 0.05 * entropy_sum
     if baseline == "value":
-        assert np.all(np.asarray(r.metrics["value_loss"]) > 0)
+        expected = expected + 0.7 * np.asarray(m["value_loss"], np.float64)
+        assert np.all(np.asarray(m["value_loss"]) > 0)
+    else:
+        assert "value_loss" not in m
+    np.testing.assert_allclose(np.asarray(m["loss"]), expected, rtol=1e-5, atol=1e-6)
+    # Categorical entropy per step lies in (0, log 2] for CartPole's two actions.
+    assert np.all(
+        (np.asarray(m["entropy"]) > 0)
+        & (np.asarray(m["entropy"]) <= math.log(2) + 1e-6)
+    )
 
 
 def test_continuous_actions_are_gaussian_and_clipped():
