@@ -33,7 +33,7 @@ import jax
 import numpy as np
 
 import jaxpg
-from jaxpg import distributed
+from jaxpg import distributed, files
 from jaxpg.algorithms import registry
 from jaxpg.run import flags
 
@@ -107,31 +107,55 @@ def main(argv: list[str] | None = None) -> int:
     key = jax.random.key(args.seed)
     try:
         if args.num_seeds is not None:
-            mesh = distributed.make_mesh(args.devices, distributed.SEED_AXIS)
-            train = distributed.make_seed_train(config, mesh=mesh)
-            keys = jax.random.split(key, args.num_seeds)
-            start = time.perf_counter()
-            result = jax.block_until_ready(train(keys))
-            returns = np.asarray(result.metrics["episode_return"][:, -1])
-            say(
-                f"{args.num_seeds} seeds on {mesh.size} devices: "
-                f"{time.perf_counter() - start:.1f} s with compilation; final "
-                f"episode_return mean {returns.mean():.1f} (min {returns.min():.1f}, "
-                f"max {returns.max():.1f})"
-            )
+            seed_run(key, config, args, say)
             return 0
         mesh = distributed.make_mesh(args.devices)
         trainer = distributed.make_trainer(config, mesh=mesh)
     except ValueError as error:
         parser.error(str(error))
+    log = args.out / "metrics.jsonl" if (args.out is not None and primary) else None
+    state, summary = chunked_run(key, config, trainer, args.chunk, log, say)
+    summary = {
+        "algo": algo,
+        "devices": mesh.size,
+        "processes": info.num_processes,
+        **summary,
+    }
+    say(json.dumps(summary))
+    if args.out is not None:
+        if log is not None:
+            files.write_json(args.out / "summary.json", summary, allow_nan=True)
+        jaxpg.save(args.out / "checkpoint", state, config)  # every process: collective
+    return 0
 
-    out = args.out
-    log = out / "metrics.jsonl" if (out is not None and primary) else None
+
+def seed_run(key: jax.Array, config: object, args: argparse.Namespace, say) -> None:
+    """``--num-seeds`` independent seeds split over the devices; prints a summary."""
+    mesh = distributed.make_mesh(args.devices, distributed.SEED_AXIS)
+    train = distributed.make_seed_train(config, mesh=mesh)
+    keys = jax.random.split(key, args.num_seeds)
+    start = time.perf_counter()
+    result = jax.block_until_ready(train(keys))
+    returns = np.asarray(result.metrics["episode_return"][:, -1])
+    say(
+        f"{args.num_seeds} seeds on {mesh.size} devices: "
+        f"{time.perf_counter() - start:.1f} s with compilation; final "
+        f"episode_return mean {returns.mean():.1f} (min {returns.min():.1f}, "
+        f"max {returns.max():.1f})"
+    )
+
+
+def chunked_run(key, config, trainer, chunk: int, log: Path | None, say):
+    """Trains in compiled chunks, appending metric rows to ``log`` (process 0).
+
+    Returns:
+      ``(final state, summary fields)``.
+    """
     if log is not None:
-        out.mkdir(parents=True, exist_ok=True)
+        log.parent.mkdir(parents=True, exist_ok=True)
         log.write_text("")
     state = trainer.init(key)
-    chunk = max(1, min(args.chunk, config.num_updates))
+    chunk = max(1, min(chunk, config.num_updates))
     start = time.perf_counter()
     compiled = trainer.run.lower(state, chunk).compile()  # timed apart
     compile_s = time.perf_counter() - start
@@ -158,10 +182,7 @@ def main(argv: list[str] | None = None) -> int:
             f"env steps {env_steps}"
         )
     rate = env_steps / train_s if train_s > 0 else math.nan
-    summary = {
-        "algo": algo,
-        "devices": mesh.size,
-        "processes": info.num_processes,
+    return state, {
         "num_envs": config.num_envs,
         "num_updates": config.num_updates,
         "compile_s": round(compile_s, 3),
@@ -170,12 +191,6 @@ def main(argv: list[str] | None = None) -> int:
         "env_steps_per_s": round(rate, 1),
         "final_episode_return": float(metrics["episode_return"][-1]),
     }
-    say(json.dumps(summary))
-    if out is not None:
-        if log is not None:
-            (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
-        jaxpg.save(out / "checkpoint", state, config)  # every process: collective
-    return 0
 
 
 if __name__ == "__main__":
