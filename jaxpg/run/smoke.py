@@ -50,9 +50,9 @@ def describe_space(space: Any) -> str:
     Returns:
       ``Discrete(n)``, ``Box(shape)`` or the space's class name.
     """
-    if type(space).__name__ == "Discrete":
+    if envs.is_discrete(space):
         return f"Discrete({int(space.n)})"
-    if type(space).__name__ == "Box":
+    if envs.is_box(space):
         return f"Box{tuple(int(s) for s in space.shape)}"
     return type(space).__name__
 
