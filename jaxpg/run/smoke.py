@@ -18,7 +18,13 @@ import jax
 import numpy as np
 
 from jaxpg.algorithms import registry
-from jaxpg.envs import UNSUPPORTED_ENVS, make_env, max_episode_steps
+from jaxpg.envs import (
+    UNSUPPORTED_ENVS,
+    is_box,
+    is_discrete,
+    make_env,
+    max_episode_steps,
+)
 from jaxpg.evaluate import evaluate
 from jaxpg.policy import make_policy
 from jaxpg.train import make_trainer
@@ -50,9 +56,9 @@ def describe_space(space: Any) -> str:
     Returns:
       ``Discrete(n)``, ``Box(shape)`` or the space's class name.
     """
-    if envs.is_discrete(space):
+    if is_discrete(space):
         return f"Discrete({int(space.n)})"
-    if envs.is_box(space):
+    if is_box(space):
         return f"Box{tuple(int(s) for s in space.shape)}"
     return type(space).__name__
 
