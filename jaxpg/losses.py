@@ -5,6 +5,10 @@ p(τ)), ``−(1/N) Σ_i Σ_t Ψ_{i,t} log π_θ(a_{i,t} | s_{i,t})`` has gradien
 ``−(1/N) Σ_i Σ_t Ψ_{i,t} ∇log π_θ(a_{i,t}|s_{i,t})``, minus an unbiased estimate of
 ∇J when Ψ is the return, the reward-to-go, or either minus a baseline independent of
 the trajectory's own actions. Gradient *descent* on it is ascent on J.
+
+Masks are selects, not multiplications: a masked entry contributes exactly 0 to
+a loss and to its gradient even when it is NaN or infinite (``0 · NaN`` is NaN), as
+values past an episode's end or log-probabilities of −inf logits may be.
 """
 
 from __future__ import annotations
@@ -43,20 +47,32 @@ def score_function_loss(
         raise ValueError(f"mask {mask.shape} must match log_probs {log_probs.shape}")
     num_trajectories = log_probs.shape[1]
     weights = jax.lax.stop_gradient(weights)
-    per_step = mask.astype(log_probs.dtype) * log_probs * weights
+    mask = mask.astype(log_probs.dtype)
+    # Both factors are selected (not only their product): the gradient of a product
+    # multiplies by the other factor, and 0 · NaN would be NaN.
+    per_step = mask * _select(mask, log_probs) * _select(mask, weights)
     return -per_step.sum() / num_trajectories
 
 
+def _select(mask: jax.Array, x: jax.Array) -> jax.Array:
+    """``x`` where ``mask`` is non-zero, 0 elsewhere (a select: NaN-safe)."""
+    return jnp.where(mask != 0, x, jnp.zeros_like(x))
+
+
 def masked_sum(x: jax.Array, mask: jax.Array) -> jax.Array:
-    """``Σ mask · x``."""
-    return (x * mask.astype(x.dtype)).sum()
+    """``Σ mask · x``; entries where ``mask`` is 0 count 0 even if not finite."""
+    mask = mask.astype(x.dtype)
+    return (_select(mask, x) * mask).sum()
 
 
 def value_loss(
     values: jax.Array, targets: jax.Array, mask: jax.Array, count: jax.Array
 ) -> jax.Array:
-    """``½ Σ mask · (V − stop_gradient(target))² / count``: the critic's regression."""
-    err = values - jax.lax.stop_gradient(targets)
+    """``½ Σ mask · (V − stop_gradient(target))² / count``: the critic's regression.
+
+    Entries where ``mask`` is 0 count 0, also in the gradient, whatever their values.
+    """
+    err = _select(mask, values - jax.lax.stop_gradient(targets))
     return 0.5 * masked_sum(err**2, mask) / count
 
 

@@ -142,7 +142,8 @@ def leave_one_out_mean(weights: jax.Array) -> jax.Array:
 
 def normalize(x: jax.Array, mask: jax.Array | None, eps: float = 1e-8) -> jax.Array:
     """``(x − mean) / (std + eps)`` over the entries where ``mask`` is 1 (all of them
-    with ``mask=None``).
+    with ``mask=None``); masked entries do not enter the mean and std even when they
+    are not finite.
 
     Biased but consistent when used on policy-gradient weights or advantages: the
     mean and the standard deviation are random, computed from the same batch.
@@ -151,6 +152,7 @@ def normalize(x: jax.Array, mask: jax.Array | None, eps: float = 1e-8) -> jax.Ar
         return (x - x.mean()) / (x.std() + eps)
     mask = mask.astype(x.dtype)
     count = jnp.maximum(mask.sum(), 1.0)
-    mean = (x * mask).sum() / count
-    var = (((x - mean) * mask) ** 2).sum() / count
+    keep = mask != 0  # selects, not products: masked entries may be NaN
+    mean = (jnp.where(keep, x, 0.0) * mask).sum() / count
+    var = ((jnp.where(keep, x - mean, 0.0) * mask) ** 2).sum() / count
     return (x - mean) / (jnp.sqrt(var) + eps)

@@ -88,12 +88,12 @@ def episode_metrics(
     finished = finished.astype(jnp.float32)
     count = finished.sum()
     safe = jnp.maximum(count, 1.0)
-    mean_return = jnp.where(
-        count > 0, (returns * finished).sum() / safe, state.last_episode_return
-    )
-    mean_length = jnp.where(
-        count > 0, (lengths * finished).sum() / safe, state.last_episode_length
-    )
+
+    def total(x):  # selects, not products: unfinished entries may be anything
+        return jnp.where(finished > 0, x * finished, 0.0).sum()
+
+    mean_return = jnp.where(count > 0, total(returns) / safe, state.last_episode_return)
+    mean_length = jnp.where(count > 0, total(lengths) / safe, state.last_episode_length)
     return {
         "episode_return": mean_return,
         "episode_length": mean_length,

@@ -6,7 +6,9 @@ one complete, independent episode: it steps for up to the horizon
 end. (Keeping "every episode that finished inside a fixed window" would favour short
 episodes: a length-biased sample.) Time runs in chunks of ``chunk`` steps inside a
 ``lax.while_loop`` that stops as soon as every environment is done -- an
-optimisation that does not change which steps are kept.
+optimisation that does not change which steps are kept. After its end an
+environment is frozen: its state and observation stay the last ones and its reward
+is recorded as 0 (stepping from an ended state may return anything, NaN included).
 
 Random keys, per step t: ``key, key_act, key_env = split(key, 3)``; the N actions are
 sampled from ``key_act`` in one batched draw, and the N environments step with
@@ -32,7 +34,7 @@ from jaxpg.sharding import constrain
 class Trajectory(NamedTuple):
     """A batch of transitions, time-major. Steps past ``steps_run`` are zeros."""
 
-    obs: jax.Array  # [T, N, *obs_shape] float32: s_t
+    obs: jax.Array  # [T, N, *obs_shape] float32: s_t (after the end: the last one)
     action: jax.Array  # [T, N, *action_shape]: a_t (unclipped)
     reward: jax.Array  # [T, N] float32: r_t, 0 where mask is 0
     terminated: jax.Array  # [T, N] bool
@@ -48,7 +50,7 @@ def _write(buffer: jax.Array, chunk: jax.Array, t: jax.Array) -> jax.Array:
     return jax.lax.dynamic_update_slice(buffer, chunk.astype(buffer.dtype), start)
 
 
-def _step_or_stay(env, key, state, action, alive, env_params):
+def _step_or_stay(env, key, state, obs, action, alive, env_params):
     """One environment's step, without gymnax's automatic reset.
 
     An episodic rollout masks everything after an episode's end, so the reset that
@@ -56,28 +58,32 @@ def _step_or_stay(env, key, state, action, alive, env_params):
     state) is wasted work in the compiled graph. For a gymnax ``Environment`` that
     does not override ``step`` this calls ``step_env`` with the key ``step`` would
     pass it (so every real step is identical); any other environment goes through
-    ``env.step``. An environment that is already done stays in its last state
-    (``alive`` False): stepping past a terminal state can produce anything, even
-    NaN, and those values would otherwise flow into masked steps.
+    ``env.step``. An environment that is already done (``alive`` False) stays in
+    its last state and keeps its last observation ``obs`` (its reward is replaced
+    by 0 where it is recorded): stepping past a terminal state can produce
+    anything, even NaN, and a NaN observation in a masked step would reach the
+    networks, whose gradient (0 times NaN) is NaN however the loss masks it.
     """
     raw = getattr(env, "env", env)
     base = _gymnax_step(raw)
     if base is not None and hasattr(env, "encode"):
         key_step, _ = jax.random.split(key)
-        obs, new_state, reward, terminated, _ = raw.step_env(
+        next_obs, new_state, reward, terminated, _ = raw.step_env(
             key_step, state, env.clip_action(action, env_params), env_params
         )
         truncated = raw.is_truncated(new_state, env_params)
-        obs = env.encode(obs, env_params)
+        next_obs = env.encode(next_obs, env_params)
         reward = jnp.asarray(reward, jnp.float32)
         terminated = jnp.asarray(terminated, bool)
         truncated = jnp.asarray(truncated, bool)
     else:
-        obs, new_state, reward, terminated, truncated, _ = env.step(
+        next_obs, new_state, reward, terminated, truncated, _ = env.step(
             key, state, action, env_params
         )
-    new_state = jax.tree.map(lambda n, o: jax.lax.select(alive, n, o), new_state, state)
-    return obs, new_state, reward, terminated, truncated
+    keep = functools.partial(jax.lax.select, alive)
+    new_state = jax.tree.map(keep, new_state, state)
+    next_obs = jax.tree.map(keep, next_obs, obs)
+    return next_obs, new_state, reward, terminated, truncated
 
 
 def _gymnax_step(raw: Any) -> Any:
@@ -229,11 +235,12 @@ def _step(s: _Static, pp, vp, ep, carry, _):
         else jnp.zeros((s.num_envs,), jnp.float32)
     )
     next_obs, env_state, reward, terminated, truncated = jax.vmap(
-        _step_or_stay, in_axes=(None, 0, 0, 0, 0, None)
+        _step_or_stay, in_axes=(None, 0, 0, 0, 0, 0, None)
     )(
         s.env,
         constrain(jax.random.split(key_env, s.num_envs), s.sharding),
         env_state,
+        obs,
         action,
         alive,
         ep,
@@ -241,7 +248,8 @@ def _step(s: _Static, pp, vp, ep, carry, _):
     valid = alive & (t < s.horizon)
     done = terminated | truncated
     maskf = valid.astype(jnp.float32)
-    record = (obs, action, reward * maskf, terminated, truncated, maskf, logp, v)
+    reward = jnp.where(valid, reward, jnp.zeros_like(reward))  # a select: NaN-safe
+    record = (obs, action, reward, terminated, truncated, maskf, logp, v)
     next_obs, env_state, alive, record = constrain(
         (next_obs, env_state, valid & ~done, record), s.sharding
     )
