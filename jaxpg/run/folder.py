@@ -223,7 +223,7 @@ def load_checkpoint(
         )
     try:
         state, saved_config = checkpoint.load(
-            path, like=state_template(trainer, options)
+            path, like=state_template(trainer, options), config_type=type(config)
         )
     except (OSError, ValueError) as error:
         raise RunError(f"cannot resume from {path}: {error}") from None
