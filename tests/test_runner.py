@@ -273,10 +273,10 @@ def _truncate_arrays(out: Path) -> None:
             lambda out: __import__("shutil").rmtree(out / "checkpoint"),
             "has no checkpoint",
         ),
-        (_truncate_arrays, "cannot resume from .*checkpoint"),
+        (_truncate_arrays, "cannot read the checkpoint .*checkpoint"),
         (
             lambda out: (out / "checkpoint" / "state.json").write_text('{"leaves": ['),
-            r"cannot resume from .*state\.json is not valid JSON",
+            r"cannot read the checkpoint .*state\.json is not valid JSON",
         ),
         (
             lambda out: (out / "config.json").write_text("{"),

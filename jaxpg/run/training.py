@@ -18,7 +18,7 @@ from typing import Any, NamedTuple
 import jax
 
 from jaxpg.files import write_json
-from jaxpg.run import console, folder, records
+from jaxpg.run import console, folder, lock, records
 from jaxpg.run.loop import ChunkLoop, RunSpec
 from jaxpg.run.options import RunOptions, RunOutcome
 from jaxpg.run.programs import (
@@ -45,30 +45,50 @@ class _Ready(NamedTuple):
     keys: RunKeys
     start: folder.Start
     where: Placement
+    lock: lock.RunLock | None  # the run folder's lock (process 0), held to the end
 
 
 def _ready(spec: RunSpec, given: Parts) -> _Ready:
-    """Checks the run folder and input; builds the parts; loads a resumed state.
+    """Checks the run folder and input; builds the parts; locks the folder; loads
+    a resumed state.
 
     Raises:
-      RunError: before anything is compiled or written.
+      RunError: before anything is compiled or written (the lock is given back).
     """
     config, options = spec.config, spec.options
+    flag = "--resume" if spec.resume else "--out"
     if spec.primary:  # the others could see the files process 0 is writing
         folder.check_out_dir(spec.out, must_be_empty=not spec.resume)
     if options.tensorboard:
         console.check_tensorboard()
     parts = build_parts(config, options, given, spec.mesh)
     keys = run_keys(options.seed, options.seeds)
-    start = (
-        folder.checkpoint_start(spec.out, parts.trainer, config, options)
-        if spec.resume
-        else folder.Start(None, 0)
+    held = (
+        lock.acquire(spec.out, flag, must_be_empty=not spec.resume)
+        if spec.primary
+        else None
     )
-    where = placement(parts.trainer, spec.mesh, config, keys.init)
-    if spec.resume and where.state is not None:
-        start = start._replace(state=jax.device_put(start.state, where.state))
-    return _Ready(parts, keys, start, where)
+    try:
+        start = (
+            folder.checkpoint_start(
+                spec.out,
+                parts.trainer,
+                config,
+                options,
+                restore=spec.primary,
+                log=spec.log,
+            )
+            if spec.resume
+            else folder.Start(None, 0)
+        )
+        where = placement(parts.trainer, spec.mesh, config, keys.init)
+        if spec.resume and where.state is not None:
+            start = start._replace(state=jax.device_put(start.state, where.state))
+    except BaseException:
+        if held is not None:
+            held.release()
+        raise
+    return _Ready(parts, keys, start, where, held)
 
 
 def _compile(spec: RunSpec, ready: _Ready, custom: bool) -> Compiled:
@@ -200,7 +220,9 @@ def train_run(
 
     Returns:
       A :class:`RunOutcome`. Problems with the input raise :class:`RunError`
-      before anything is compiled or written.
+      before anything is compiled or written; so does a run folder that another
+      process is running in (process 0 holds ``RUN/.lock`` from before its
+      first write to the end of the run).
     """
     t_start = time.perf_counter()
     primary = jax.process_index() == 0
@@ -208,13 +230,17 @@ def train_run(
     spec = RunSpec(config, options, Path(out), resume, primary, mesh, log)
     given = Parts(trainer, env, env_params, policy)
     ready = _ready(spec, given)
-    custom = trainer is not None or env is not None or policy is not None
-    log(console.header(config, options, spec.out, mesh))
+    try:
+        custom = trainer is not None or env is not None or policy is not None
+        log(console.header(config, options, spec.out, mesh))
 
-    t0 = time.perf_counter()  # compile (AOT), timed apart from training
-    compiled = _compile(spec, ready, custom)
-    compile_time = time.perf_counter() - t0
+        t0 = time.perf_counter()  # compile (AOT), timed apart from training
+        compiled = _compile(spec, ready, custom)
+        compile_time = time.perf_counter() - t0
 
-    loop = _open_loop(spec, ready, compiled, compile_time, cache_note)
-    train_time = loop.run(on_chunk)
-    return _finish(loop, {"compile": compile_time, "train": train_time}, t_start)
+        loop = _open_loop(spec, ready, compiled, compile_time, cache_note)
+        train_time = loop.run(on_chunk)
+        return _finish(loop, {"compile": compile_time, "train": train_time}, t_start)
+    finally:
+        if ready.lock is not None:
+            ready.lock.release()
