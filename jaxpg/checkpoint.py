@@ -56,6 +56,7 @@ __all__ = [
     "config_to_dict",
     "interrupted",
     "load",
+    "read_extra",
     "restore_interrupted",
     "save",
 ]
@@ -83,7 +84,9 @@ def _check_target(path: Path) -> Path:
     return path
 
 
-def save(path: str | os.PathLike, state: Any, config: Any) -> Path:
+def save(
+    path: str | os.PathLike, state: Any, config: Any, *, extra: dict | None = None
+) -> Path:
     """Writes ``state`` (a :class:`jaxpg.TrainState`) and ``config`` to ``path``.
 
     Args:
@@ -93,6 +96,8 @@ def save(path: str | os.PathLike, state: Any, config: Any) -> Path:
       state: the state to store (any pytree of arrays and typed PRNG keys works;
         batched states from ``jax.vmap`` too).
       config: the run's config dataclass, stored as JSON.
+      extra: a JSON object stored in state.json beside the manifest
+        (:func:`read_extra`; jaxpg.run records the env-step totals there).
 
     Returns:
       ``path`` as a :class:`pathlib.Path`.
@@ -101,14 +106,16 @@ def save(path: str | os.PathLike, state: Any, config: Any) -> Path:
       ValueError: ``path`` is a file or a folder that is not a checkpoint, or a
         leaf of ``state`` is not an array.
 
-    With several JAX processes every process must call ``save`` (orbax writes
-    collectively); process 0 writes the JSON files and renames the directory.
+    With several JAX processes every process calls ``save`` (orbax is collective).
     """
     import orbax.checkpoint as ocp
 
     path = _check_target(Path(path).absolute())
     config_json = config_to_dict(config)  # fails before anything is written
     stored, names, manifest = mf.build(state)
+    if extra is not None:
+        json.dumps(extra, allow_nan=False)  # strict JSON, or a ValueError/TypeError now
+        manifest["extra"] = extra
     primary = jax.process_index() == 0
     tmp, old = _siblings(path)
     if primary:
@@ -307,6 +314,23 @@ def load(
         for value, entry, (_, template) in zip(values, order, flat, strict=True)
     ]
     return jax.tree_util.tree_unflatten(treedef, leaves), config
+
+
+def read_extra(path: str | os.PathLike) -> dict:
+    """What :func:`save` stored as ``extra`` ({} when nothing, or unreadable).
+
+    Args:
+      path: the checkpoint directory.
+
+    Returns:
+      The JSON object.
+    """
+    try:
+        with open(Path(path) / "state.json", encoding="utf-8") as f:
+            extra = json.load(f).get("extra")
+    except (OSError, ValueError, AttributeError):
+        return {}
+    return extra if isinstance(extra, dict) else {}
 
 
 # ------------------------------------------------------------ interrupted saves

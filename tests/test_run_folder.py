@@ -5,12 +5,10 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 from pathlib import Path
 
-import jax
 import pytest
 from trees import assert_bit_identical
 
@@ -182,3 +180,100 @@ def test_no_intact_copy_is_a_clear_error(finished, tmp_path):
         run.train_run(CONFIG, OPTIONS, out, resume=True, log=quiet)
     with pytest.raises(run.RunError, match="no copy beside it is intact"):
         run.load_run(out, log=quiet)
+
+
+# ------------------------------------------------------ logs after a crash, resumed
+
+LOGGED = run.RunOptions(
+    seed=2,
+    seeds=2,
+    chunk=1,
+    eval_every=1,
+    checkpoint_every=2,
+    eval_episodes=3,
+    progress="lines",
+)
+
+
+class Crash(Exception):
+    """Stands for the process dying (SIGKILL, power loss) after update 4."""
+
+
+def crash_at(update: int):
+    def hook(done: int) -> None:
+        if done == update:
+            raise Crash
+
+    return hook
+
+
+def evals(out: Path) -> list[dict]:
+    return [json.loads(x) for x in (out / "evals.jsonl").read_text().splitlines()]
+
+
+@pytest.fixture(scope="module")
+def logged(tmp_path_factory):
+    """An uninterrupted 2-seed run, evaluated after every update."""
+    out = tmp_path_factory.mktemp("logged") / "whole"
+    run.train_run(CONFIG, LOGGED, out, log=quiet)
+    return out
+
+
+def crashed(tmp_path) -> Path:
+    """The same run, dead after update 4 was logged: checkpoint at 2, evals to 3."""
+    out = tmp_path / "crashed"
+    with pytest.raises(Crash):
+        run.train_run(CONFIG, LOGGED, out, log=quiet, on_chunk=crash_at(4))
+    assert run.load_run(out)[0].step.tolist() == [2, 2]
+    assert [e["update"] for e in evals(out)] == [1, 2, 3]
+    return out
+
+
+def test_resume_trims_both_logs_to_the_checkpoint(logged, tmp_path):
+    out = crashed(tmp_path)
+    with open(out / "metrics.jsonl", "a") as f:
+        f.write('{"update": 5, "seed_index": 0, "env_st')  # cut by the crash
+    logs = []
+    run.train_run(CONFIG, LOGGED, out, resume=True, log=logs.append)
+    assert run.read_metrics(out) == run.read_metrics(logged)
+    assert [e["update"] for e in evals(out)] == [1, 2, 3, 4, 5, 6]
+    assert evals(out) == evals(logged)  # no evaluation twice
+    assert any("metrics.jsonl: line 9 damaged" in line for line in logs), logs
+
+
+def test_lost_rows_before_the_checkpoint_keep_the_totals_right(logged, tmp_path):
+    out = crashed(tmp_path)
+    # The page cache lost the tail of the log: update 2's rows (the checkpoint's)
+    # are gone, the last line is cut short.
+    lines = (out / "metrics.jsonl").read_text().splitlines(keepends=True)
+    (out / "metrics.jsonl").write_text("".join(lines[:2]) + lines[2][:20])
+    logs = []
+    run.train_run(CONFIG, LOGGED, out, resume=True, log=logs.append)
+    table = run.read_metrics(out)
+    whole = run.read_metrics(logged)
+    assert [r["update"] for r in table] == [1, 1, 3, 3, 4, 4, 5, 5, 6, 6]
+    assert table == [r for r in whole if r["update"] != 2]  # totals included
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["env_steps"] == [r["env_steps_total"] for r in whole[-2:]]
+    assert any("line 3 damaged" in line for line in logs), logs
+
+
+@pytest.mark.parametrize(
+    "bad_row",
+    [
+        '{"update": "x", "seed_index": 0, "env_steps_total": 1}',
+        '{"update": 1, "seed_index": 7, "env_steps_total": 1}',
+        '{"update": 1, "seed_index": 0}',
+        "[1, 2, 3]",
+    ],
+    ids=["update-string", "seed-index-out-of-range", "no-total", "not-an-object"],
+)
+def test_a_malformed_row_is_dropped_with_a_warning(logged, tmp_path, bad_row):
+    out = crashed(tmp_path)
+    text = (out / "metrics.jsonl").read_text()
+    (out / "metrics.jsonl").write_text(bad_row + "\n" + text)
+    logs = []
+    outcome = run.train_run(CONFIG, LOGGED, out, resume=True, log=logs.append)
+    assert outcome.status == "finished"
+    assert run.read_metrics(out) == run.read_metrics(logged)
+    assert any("metrics.jsonl: line 1 damaged" in line for line in logs), logs

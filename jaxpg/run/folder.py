@@ -45,7 +45,6 @@ __all__ = [
     "load_checkpoint",
     "load_run",
     "options_from_run",
-    "read_metrics",
     "read_run_config",
     "resume_command",
 ]
@@ -56,6 +55,7 @@ class Start(NamedTuple):
 
     state: Any  # the checkpoint's TrainState, or None: a fresh one
     done: int  # updates already done
+    env_steps: list[int] | None = None  # per seed, as the checkpoint recorded them
 
 
 # ---------------------------------------------------------------- the folder itself
@@ -186,27 +186,6 @@ def options_from_run(run: dict, run_dir: Path) -> RunOptions:
         raise RunError(
             f"{run_dir}/config.json: invalid run options ({error})"
         ) from None
-
-
-def read_metrics(run_dir: Path) -> list[dict]:
-    """The rows of ``RUN/metrics.jsonl`` (a truncated last line is ignored).
-
-    Args:
-      run_dir: the run folder.
-
-    Returns:
-      One dict per update per seed; empty without a metrics.jsonl.
-    """
-    rows = []
-    path = Path(run_dir) / "metrics.jsonl"
-    if not path.exists():
-        return rows
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            rows.append(json.loads(line))
-        except json.JSONDecodeError:
-            break  # a line cut by a crash: everything after it is unreliable
-    return rows
 
 
 def _recover(
@@ -354,4 +333,5 @@ def checkpoint_start(
             f"the checkpoint in {out} is at update {done}, past "
             f"num_updates={config.num_updates}"
         )
-    return Start(state, done)
+    recorded = checkpoint.read_extra(out / "checkpoint").get("env_steps_total")
+    return Start(state, done, recorded if isinstance(recorded, list) else None)

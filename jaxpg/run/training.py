@@ -123,7 +123,13 @@ def _open_loop(
     """Writes the run folder's first files and the lines before training."""
     config, options, done = spec.config, spec.options, ready.start.done
     totals = records.prepare_run_folder(
-        spec.out, config, options, done, resume=spec.resume, primary=spec.primary
+        spec.out,
+        config,
+        options,
+        ready.start,
+        resume=spec.resume,
+        primary=spec.primary,
+        log=spec.log,
     )
     writer = (
         console.tensorboard_writer(spec.out)
@@ -173,6 +179,24 @@ def _finish(loop: ChunkLoop, times: dict[str, float], t_start: float) -> RunOutc
     if loop.message:
         spec.log(loop.message)
     return RunOutcome(loop.status, loop.done, loop.state, loop.message, loop.exit_code)
+
+
+def _train(
+    spec: RunSpec,
+    ready: _Ready,
+    custom: bool,
+    cache_note: Callable[[], str] | None,
+    on_chunk: Callable[[int], None] | None,
+    t_start: float,
+) -> RunOutcome:
+    """Compiles, trains and finishes a ready run (its folder locked)."""
+    spec.log(console.header(spec.config, spec.options, spec.out, spec.mesh))
+    t0 = time.perf_counter()  # compile (AOT), timed apart from training
+    compiled = _compile(spec, ready, custom)
+    compile_time = time.perf_counter() - t0
+    loop = _open_loop(spec, ready, compiled, compile_time, cache_note)
+    train_time = loop.run(on_chunk)
+    return _finish(loop, {"compile": compile_time, "train": train_time}, t_start)
 
 
 def _print(text: str) -> None:
@@ -229,18 +253,10 @@ def train_run(
     log = console.quiet if not primary else (log or _print)
     spec = RunSpec(config, options, Path(out), resume, primary, mesh, log)
     given = Parts(trainer, env, env_params, policy)
+    custom = trainer is not None or env is not None or policy is not None
     ready = _ready(spec, given)
     try:
-        custom = trainer is not None or env is not None or policy is not None
-        log(console.header(config, options, spec.out, mesh))
-
-        t0 = time.perf_counter()  # compile (AOT), timed apart from training
-        compiled = _compile(spec, ready, custom)
-        compile_time = time.perf_counter() - t0
-
-        loop = _open_loop(spec, ready, compiled, compile_time, cache_note)
-        train_time = loop.run(on_chunk)
-        return _finish(loop, {"compile": compile_time, "train": train_time}, t_start)
+        return _train(spec, ready, custom, cache_note, on_chunk, t_start)
     finally:
         if ready.lock is not None:
             ready.lock.release()
