@@ -277,3 +277,56 @@ def test_a_malformed_row_is_dropped_with_a_warning(logged, tmp_path, bad_row):
     assert outcome.status == "finished"
     assert run.read_metrics(out) == run.read_metrics(logged)
     assert any("metrics.jsonl: line 1 damaged" in line for line in logs), logs
+
+
+# ------------------------------------------------------- resume keeps the options
+
+
+def train_script():
+    sys.path.insert(0, str(ROOT / "scripts"))
+    try:
+        import train
+    finally:
+        sys.path.pop(0)
+    return train
+
+
+KEPT = run.RunOptions(
+    seed=1,
+    chunk=2,
+    eval_every=2,
+    eval_episodes=3,
+    stop_at_return=1e6,
+    checkpoint_every=4,
+    progress="lines",
+)
+
+
+def test_resume_keeps_every_run_option_and_saves_new_ones(tmp_path):
+    out = tmp_path / "run"
+    run.train_run(CONFIG, KEPT, out, log=quiet)
+    parse = train_script().parse
+    # What the "resume with" line prints is enough to continue as before.
+    config, options, folder, resume, _, _ = parse(["--resume", str(out)])
+    assert (config, options, folder, resume) == (CONFIG, KEPT, out, True)
+    # Options that do not change the numbers may change on resume...
+    _, options, *_ = parse(["--resume", str(out), "--eval-every", "3"])
+    assert options == run.RunOptions(**{**KEPT.__dict__, "eval_every": 3})
+    run.train_run(CONFIG, options, out, resume=True, log=quiet)
+    # ...and are kept for the next resume.
+    assert run.read_run_config(out)[1]["eval_every"] == 3
+    assert parse(["--resume", str(out)])[1] == options
+
+
+def test_resume_refuses_options_that_change_the_numbers(tmp_path, capsys):
+    out = tmp_path / "run"
+    run.train_run(CONFIG, KEPT, out, log=quiet)
+    with pytest.raises(SystemExit) as exit_info:
+        train_script().parse(["--resume", str(out), "--chunk", "3"])
+    assert exit_info.value.code == 2
+    assert "--chunk (the run has 2, the command line says 3)" in capsys.readouterr().err
+    changed = run.RunOptions(**{**KEPT.__dict__, "seed": 5})
+    with pytest.raises(
+        run.RunError, match=r"keeps these options: --seed \(the run has 1"
+    ):
+        run.train_run(CONFIG, changed, out, resume=True, log=quiet)

@@ -33,13 +33,14 @@ import numpy as np
 
 from jaxpg import checkpoint
 from jaxpg.run.lock import LOCK_NAME, check_free
-from jaxpg.run.options import RunError, RunOptions
+from jaxpg.run.options import FIXED_ON_RESUME, RunError, RunOptions
 from jaxpg.run.programs import state_template
 from jaxpg.train import make_trainer
 
 __all__ = [
     "Start",
     "check_out_dir",
+    "check_resume_options",
     "checkpoint_start",
     "default_out",
     "load_checkpoint",
@@ -186,6 +187,36 @@ def options_from_run(run: dict, run_dir: Path) -> RunOptions:
         raise RunError(
             f"{run_dir}/config.json: invalid run options ({error})"
         ) from None
+
+
+def check_resume_options(run_dir: Path, config: Any, options: RunOptions) -> None:
+    """RunError unless ``config`` and ``options`` may continue the run in ``run_dir``.
+
+    The config and the options in :data:`~jaxpg.run.options.FIXED_ON_RESUME`
+    change the numbers a run produces and must be those of RUN/config.json; the
+    other run options may change (and are saved for the next resume).
+
+    Args:
+      run_dir: the run folder.
+      config: the resumed run's config.
+      options: its run options.
+    """
+    saved_config, run = read_run_config(run_dir)
+    saved = options_from_run(run, run_dir)
+    if saved_config != config:
+        raise RunError(
+            f"--resume {run_dir}: a resumed run keeps its config; the config given "
+            f"differs from {run_dir}/config.json"
+        )
+    changed = [
+        f"--{name} (the run has {getattr(saved, name)}, given {getattr(options, name)})"
+        for name in FIXED_ON_RESUME
+        if getattr(saved, name) != getattr(options, name)
+    ]
+    if changed:
+        raise RunError(
+            f"--resume {run_dir}: a resumed run keeps these options: {'; '.join(changed)}"
+        )
 
 
 def _recover(

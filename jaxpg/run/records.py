@@ -30,6 +30,7 @@ from jaxpg.version import __version__
 __all__ = [
     "append_eval",
     "final_eval",
+    "keep_run_options",
     "metric_rows",
     "prepare_run_folder",
     "run_config_json",
@@ -89,6 +90,8 @@ def prepare_run_folder(
         if primary:
             write_json(out / "config.json", run_config_json(config, options))
         return [0] * options.seeds
+    if primary:
+        keep_run_options(out, options)
     return trim_for_resume(
         out,
         start.done,
@@ -98,6 +101,24 @@ def prepare_run_folder(
         log if primary else quiet,
         write=primary,
     )
+
+
+def keep_run_options(out: Path, options: RunOptions) -> None:
+    """Saves a resumed run's options in config.json's "run" section.
+
+    Options given on the resume command line (e.g. a new ``--eval-every``) are
+    kept for the next ``--resume``; the file is rewritten only when one changed.
+
+    Args:
+      out: the run folder (its config.json has been read and checked).
+      options: the resumed run's options.
+    """
+    path = out / "config.json"
+    data = json.loads(path.read_text(encoding="utf-8"))
+    new = dataclasses.asdict(options)
+    if any(data["run"].get(k) != v for k, v in new.items()):
+        data["run"].update(new)
+        write_json(path, data)
 
 
 def quiet(text: str) -> None:

@@ -59,6 +59,8 @@ def _ready(spec: RunSpec, given: Parts) -> _Ready:
     flag = "--resume" if spec.resume else "--out"
     if spec.primary:  # the others could see the files process 0 is writing
         folder.check_out_dir(spec.out, must_be_empty=not spec.resume)
+    if spec.resume:
+        folder.check_resume_options(spec.out, config, options)
     if options.tensorboard:
         console.check_tensorboard()
     parts = build_parts(config, options, given, spec.mesh)
