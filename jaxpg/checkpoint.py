@@ -4,187 +4,65 @@ A checkpoint is a directory::
 
     path/
       config.json   the config: {"class": "ReinforceConfig", "fields": {...}}
-      state.json    format version and one entry per TrainState leaf (path, shape,
-                    dtype, PRNG implementation for keys)
+      state.json    format version; one entry per TrainState leaf (path, shape,
+                    dtype, PRNG implementation for keys, sha256 of its bytes) and
+                    the sha256 of every file under state/; written last
       state/        the leaves, written by orbax-checkpoint
 
 Nothing is pickled: the config is JSON and the arrays are tensorstore files, so a
 checkpoint can be read by another version of Python or of jaxpg. Typed PRNG keys are
 stored as their raw ``jax.random.key_data`` and rewrapped on load.
 
+:func:`load` checks the files against their checksums before orbax reads them and
+every leaf against its own after (the leaf's checksum covers its path, so two
+same-shape leaves swapped in state.json fail too); any mismatch is a
+``ValueError`` naming the file or leaf. Format version 1 (before checksums) is
+still read, with a warning that nothing could be verified.
+
 Saving is atomic: everything is written into a temporary sibling directory that is
 renamed to ``path`` only once complete, so a crash or an error part-way leaves any
-checkpoint already at ``path`` as it was. orbax-checkpoint is imported inside the
-functions, so ``import jaxpg`` does not pay for it.
+checkpoint already at ``path`` as it was. A crash between the two renames of a
+replacement leaves no ``path`` but complete ``.NAME.partial`` (new) and
+``.NAME.old`` (previous) siblings: :func:`interrupted` lists them and
+:func:`restore_interrupted` puts the newest intact one back. orbax-checkpoint is
+imported inside the functions, so ``import jaxpg`` does not pay for it.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import json
-import math
 import os
-import re
 import shutil
+import sys
+import warnings
 from pathlib import Path
 from typing import Any
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
+from jaxpg import manifest as mf
 from jaxpg.algorithms import registry
+from jaxpg.checksums import array_digest, check_files, file_digests
+from jaxpg.config_json import config_from_dict, config_to_dict
 from jaxpg.files import write_json
+from jaxpg.manifest import FORMAT, VERSION
 from jaxpg.train import make_trainer
 
-FORMAT = "jaxpg.checkpoint"
-VERSION = 1
-
-__all__ = ["config_from_dict", "config_to_dict", "load", "save"]
-
-
-# ----------------------------------------------------------------------------- config
-
-
-def _config_types() -> dict[str, type]:
-    return {cls.__name__: cls for cls in registry.config_types()}
-
-
-def _json_value(value: Any) -> Any:
-    """Strict JSON: tuples become lists, non-finite floats become strings."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return str(value)  # "inf", "-inf", "nan"
-    if isinstance(value, (tuple, list)):
-        return [_json_value(v) for v in value]
-    return value
-
-
-def config_to_dict(config: Any) -> dict:
-    """``{"class": name, "fields": {...}}``: a JSON-ready description of a config.
-
-    >>> import jaxpg
-    >>> config_to_dict(jaxpg.ReinforceConfig())["fields"]["max_grad_norm"]
-    'inf'
-    """
-    if not dataclasses.is_dataclass(config) or isinstance(config, type):
-        raise TypeError(f"config must be a config dataclass; got {type(config)!r}")
-    fields = {
-        f.name: _json_value(getattr(config, f.name)) for f in dataclasses.fields(config)
-    }
-    return {"class": type(config).__name__, "fields": fields}
-
-
-def _field_value(field: dataclasses.Field, value: Any) -> Any:
-    """Undoes :func:`_json_value` using the field's default as the type witness."""
-    default = field.default
-    if isinstance(default, float) and isinstance(value, str):
-        try:
-            return float(value)
-        except ValueError:
-            return value  # left for the config's own validation to reject
-    if isinstance(value, list):
-        return tuple(value)
-    return value
-
-
-def config_from_dict(data: dict) -> Any:
-    """The config described by :func:`config_to_dict`'s output (validated).
-
-    Raises:
-      ValueError: for an unknown class, unknown fields or invalid values.
-    """
-    types = _config_types()
-    if not isinstance(data, dict) or "class" not in data or "fields" not in data:
-        raise ValueError('a config must be a JSON object {"class": ..., "fields": ...}')
-    name = data["class"]
-    if name not in types:
-        raise ValueError(
-            f"unknown config class {name!r}; known: {', '.join(sorted(types))}"
-        )
-    cls = types[name]
-    fields = {f.name: f for f in dataclasses.fields(cls)}
-    unknown = sorted(set(data["fields"]) - set(fields))
-    if unknown:
-        raise ValueError(f"{name} has no field(s) {', '.join(unknown)}")
-    values = {k: _field_value(fields[k], v) for k, v in data["fields"].items()}
-    return cls(**values)
+__all__ = [
+    "FORMAT",
+    "VERSION",
+    "config_from_dict",
+    "config_to_dict",
+    "interrupted",
+    "load",
+    "read_extra",
+    "restore_interrupted",
+    "save",
+]
 
 
 # ------------------------------------------------------------------------------ state
-
-
-def _is_key(dtype: Any) -> bool:
-    return jax.dtypes.issubdtype(dtype, jax.dtypes.prng_key)
-
-
-def _entry_name(entry: Any) -> str:
-    for attribute in ("name", "key", "idx"):
-        if hasattr(entry, attribute):
-            return str(getattr(entry, attribute))
-    return str(entry)  # pragma: no cover - every jax key type has one of the above
-
-
-def _leaf_names(paths: list) -> list[tuple[str, ...]]:
-    """A storage name per leaf: its path components, made safe for orbax.
-
-    orbax joins the components with "." and uses them as file names, so anything but
-    letters, digits, "_" and "-" is replaced; a clash is an error rather than a silent
-    overwrite.
-    """
-    names = []
-    for path in paths:
-        names.append(
-            tuple(re.sub(r"[^A-Za-z0-9_-]", "_", _entry_name(e)) for e in path)
-        )
-    if len(set(names)) != len(names):
-        raise ValueError(
-            "two leaves of the state map to the same checkpoint name; rename the "
-            "dictionary keys that differ only in punctuation"
-        )
-    return names
-
-
-def _nest(names: list[tuple[str, ...]], values: list) -> dict:
-    tree: dict = {}
-    for name, value in zip(names, values, strict=True):
-        node = tree
-        for part in name[:-1]:
-            node = node.setdefault(part, {})
-        node[name[-1]] = value
-    return tree
-
-
-def _lookup(tree: dict, name: tuple[str, ...]) -> Any:
-    for part in name:
-        tree = tree[part]
-    return tree
-
-
-def _describe(leaf: Any) -> tuple[tuple[int, ...], str]:
-    return tuple(int(d) for d in leaf.shape), str(leaf.dtype)
-
-
-def _manifest(state: Any) -> tuple[list, list, dict]:
-    """(leaves as storable arrays, their nested names, the state.json content)."""
-    flat, _ = jax.tree_util.tree_flatten_with_path(state)
-    paths = [p for p, _ in flat]
-    names = _leaf_names(paths)
-    stored, entries = [], []
-    for path, name, (_, leaf) in zip(paths, names, flat, strict=True):
-        shape, dtype = _describe(leaf)
-        entry = {
-            "path": jax.tree_util.keystr(path),
-            "name": list(name),
-            "shape": list(shape),
-            "dtype": dtype,
-        }
-        if _is_key(leaf.dtype):
-            entry["key_impl"] = str(jax.random.key_impl(leaf))
-            leaf = jax.random.key_data(leaf)
-            entry["key_data"] = {"shape": list(leaf.shape), "dtype": str(leaf.dtype)}
-        stored.append(leaf)
-        entries.append(entry)
-    return stored, names, {"format": FORMAT, "version": VERSION, "leaves": entries}
 
 
 def _sync(name: str) -> None:
@@ -194,7 +72,21 @@ def _sync(name: str) -> None:
         multihost.sync_global_processes(name)
 
 
-def save(path: str | os.PathLike, state: Any, config: Any) -> Path:
+def _check_target(path: Path) -> Path:
+    """``path``, unless saving there would replace something that is not ours."""
+    if path.exists() and not path.is_dir():
+        raise ValueError(f"cannot save a checkpoint to {path}: it is a file")
+    if path.is_dir() and any(path.iterdir()) and not (path / "state.json").exists():
+        raise ValueError(
+            f"cannot save a checkpoint to {path}: it is a folder that is not a jaxpg "
+            "checkpoint, and saving would replace it; choose a new path"
+        )
+    return path
+
+
+def save(
+    path: str | os.PathLike, state: Any, config: Any, *, extra: dict | None = None
+) -> Path:
     """Writes ``state`` (a :class:`jaxpg.TrainState`) and ``config`` to ``path``.
 
     Args:
@@ -204,28 +96,28 @@ def save(path: str | os.PathLike, state: Any, config: Any) -> Path:
       state: the state to store (any pytree of arrays and typed PRNG keys works;
         batched states from ``jax.vmap`` too).
       config: the run's config dataclass, stored as JSON.
+      extra: a JSON object stored in state.json beside the manifest
+        (:func:`read_extra`; jaxpg.run records the env-step totals there).
 
     Returns:
       ``path`` as a :class:`pathlib.Path`.
 
-    With several JAX processes every process must call ``save`` (orbax writes
-    collectively); process 0 writes the JSON files and renames the directory.
+    Raises:
+      ValueError: ``path`` is a file or a folder that is not a checkpoint, or a
+        leaf of ``state`` is not an array.
+
+    With several JAX processes every process calls ``save`` (orbax is collective).
     """
     import orbax.checkpoint as ocp
 
-    path = Path(path).absolute()
-    if path.exists() and not path.is_dir():
-        raise ValueError(f"cannot save a checkpoint to {path}: it is a file")
-    if path.is_dir() and any(path.iterdir()) and not (path / "state.json").exists():
-        raise ValueError(
-            f"cannot save a checkpoint to {path}: it is a folder that is not a jaxpg "
-            "checkpoint, and saving would replace it; choose a new path"
-        )
+    path = _check_target(Path(path).absolute())
     config_json = config_to_dict(config)  # fails before anything is written
-    stored, names, manifest = _manifest(state)
+    stored, names, manifest = mf.build(state)
+    if extra is not None:
+        json.dumps(extra, allow_nan=False)  # strict JSON, or a ValueError/TypeError now
+        manifest["extra"] = extra
     primary = jax.process_index() == 0
-    tmp = path.with_name(f".{path.name}.partial")
-    old = path.with_name(f".{path.name}.old")
+    tmp, old = _siblings(path)
     if primary:
         path.parent.mkdir(parents=True, exist_ok=True)
         shutil.rmtree(tmp, ignore_errors=True)
@@ -234,12 +126,14 @@ def save(path: str | os.PathLike, state: Any, config: Any) -> Path:
     try:
         if primary:
             write_json(tmp / "config.json", config_json, fsync=True)
-            write_json(tmp / "state.json", manifest, fsync=True)
         with ocp.StandardCheckpointer() as checkpointer:
-            checkpointer.save(tmp / "state", _nest(names, stored))
+            checkpointer.save(tmp / "state", mf.nest(names, stored))
             checkpointer.wait_until_finished()
         _sync("jaxpg_save_written")
         if primary:
+            # Written last: a folder with a state.json is complete.
+            manifest["files"] = file_digests(tmp / "state")
+            write_json(tmp / "state.json", manifest, fsync=True)
             if path.exists():
                 shutil.rmtree(old, ignore_errors=True)
                 os.replace(path, old)
@@ -253,7 +147,12 @@ def save(path: str | os.PathLike, state: Any, config: Any) -> Path:
     return path
 
 
-def _read_json(path: Path, checkpoint: Path) -> dict:
+def _siblings(path: Path) -> tuple[Path, Path]:
+    """``(.NAME.partial, .NAME.old)``: a save's new and previous copies."""
+    return path.with_name(f".{path.name}.partial"), path.with_name(f".{path.name}.old")
+
+
+def _read_json(path: Path, checkpoint: Path) -> Any:
     try:
         with open(path, encoding="utf-8") as f:
             return json.load(f)
@@ -265,38 +164,101 @@ def _read_json(path: Path, checkpoint: Path) -> dict:
         raise ValueError(
             f"{checkpoint} is corrupted: {path.name} is not valid JSON ({error})"
         ) from None
+    except OSError as error:
+        raise ValueError(f"cannot read {path}: {error}") from None
 
 
-def _check_against(manifest: dict, like: Any, checkpoint: Path) -> None:
-    """Clear errors when the template does not match what was stored."""
-    flat, _ = jax.tree_util.tree_flatten_with_path(like)
-    stored = {e["path"]: e for e in manifest["leaves"]}
-    wanted = {jax.tree_util.keystr(p): _describe(x) for p, x in flat}
-    missing = sorted(set(wanted) - set(stored))
-    extra = sorted(set(stored) - set(wanted))
-    if missing or extra:
-        parts = []
-        if missing:
-            parts.append(f"not in the checkpoint: {', '.join(missing[:5])}")
-        if extra:
-            parts.append(f"not in the template: {', '.join(extra[:5])}")
+def _holds(config: Any) -> str:
+    try:
+        label = registry.for_config(config).label
+    except TypeError:  # pragma: no cover - config_from_dict gives registered ones
+        label = type(config).__name__
+    return f"a {label} state ({type(config).__name__})"
+
+
+def _short(error: BaseException) -> str:
+    """An orbax/tensorstore error in one readable line (no JSON specs)."""
+    text = str(error).split(" [tensorstore_spec", 1)[0].strip()
+    return f"{type(error).__name__}: {text[:500]}"
+
+
+def _hide_closed_loop_errors() -> None:
+    """Drops the "Event loop is closed" noise a failed orbax read leaves behind.
+
+    When one read fails, orbax closes its event loop while tensorstore still has
+    reads in flight; their completions call back into the closed loop and Python
+    prints each RuntimeError as a traceback (through ``sys.unraisablehook``) after
+    the error has been reported. Installed once, after such a failure; every other
+    unraisable exception still reaches the previous hook.
+    """
+    previous = sys.unraisablehook
+    if getattr(previous, "jaxpg_closed_loop_filter", False):
+        return
+
+    def hook(unraisable: Any) -> None:
+        error = unraisable.exc_value
+        if isinstance(error, RuntimeError) and "Event loop is closed" in str(error):
+            return
+        previous(unraisable)
+
+    hook.jaxpg_closed_loop_filter = True
+    sys.unraisablehook = hook
+
+
+def _restore(path: Path, order: list[dict], flat: list) -> list[np.ndarray]:
+    """The stored leaves as host arrays, in ``order``, checked against their sums."""
+    import orbax.checkpoint as ocp
+
+    names = [tuple(e["name"]) for e in order]
+    try:
+        targets = mf.targets(order, flat)
+        with ocp.StandardCheckpointer() as checkpointer:
+            restored = checkpointer.restore(path / "state", mf.nest(names, targets))
+    except (Exception, MemoryError) as error:
+        _hide_closed_loop_errors()
         raise ValueError(
-            f"the checkpoint at {checkpoint} does not match the template state "
-            f"({'; '.join(parts)}); pass like= a state of the same structure, e.g. "
-            "jax.eval_shape(trainer.init, key) for the trainer that saved it"
-        )
-    for name, (shape, dtype) in wanted.items():
-        entry = stored[name]
-        if tuple(entry["shape"]) != shape or entry["dtype"] != dtype:
+            f"could not read the arrays of the checkpoint at {path} (corrupted or "
+            f"incomplete): {_short(error)}"
+        ) from None
+    values = []
+    for entry, name in zip(order, names, strict=True):
+        try:
+            value = np.asarray(mf.lookup(restored, name))
+        except (KeyError, TypeError):
             raise ValueError(
-                f"the checkpoint at {checkpoint} stores {name} as "
-                f"{entry['dtype']}{entry['shape']}, the template expects "
-                f"{dtype}{list(shape)}; pass like= a matching state (a vmapped or "
-                "differently configured run needs its own template)"
+                f"the checkpoint at {path} is corrupted: {entry['path']} is missing"
+            ) from None
+        if "sha256" in entry and array_digest(entry["path"], value) != entry["sha256"]:
+            raise ValueError(
+                f"the checkpoint at {path} is corrupted: {entry['path']} does not "
+                "match its checksum (changed bytes, or leaves swapped in state.json)"
             )
+        values.append(value)
+    return values
 
 
-def load(path: str | os.PathLike, like: Any = None) -> tuple[Any, Any]:
+def _open(path: Path) -> tuple[dict, int, Any]:
+    """``(state.json, its version, the config)`` of the checkpoint at ``path``."""
+    if not path.exists():
+        tmp, old = _siblings(path)
+        hint = ""
+        if tmp.exists() or old.exists():
+            hint = (
+                " (a save was interrupted while replacing it; "
+                "jaxpg.checkpoint.restore_interrupted puts the newest intact copy back)"
+            )
+        raise FileNotFoundError(f"no checkpoint at {path}{hint}")
+    if not path.is_dir():
+        raise ValueError(f"{path} is not a jaxpg checkpoint directory")
+    manifest = _read_json(path / "state.json", path)
+    version = mf.check(manifest, path)
+    config = config_from_dict(_read_json(path / "config.json", path))
+    return manifest, version, config
+
+
+def load(
+    path: str | os.PathLike, like: Any = None, *, config_type: type | None = None
+) -> tuple[Any, Any]:
     """Reads a checkpoint written by :func:`save`.
 
     Args:
@@ -305,6 +267,9 @@ def load(path: str | os.PathLike, like: Any = None) -> tuple[Any, Any]:
         and dtypes, concrete or abstract (``jax.eval_shape(trainer.init, key)``).
         Needed for a custom environment or policy; ``None`` rebuilds it from the
         stored config with ``jaxpg.make_trainer(config)``.
+      config_type: the config class the caller expects (e.g. ``jaxpg.A2CConfig``);
+        a checkpoint of another algorithm is refused. A2C's and PPO's states have
+        the same structure, so ``like`` alone cannot tell them apart.
 
     Returns:
       ``(state, config)``: the state with the structure of ``like`` (typed PRNG keys
@@ -312,67 +277,119 @@ def load(path: str | os.PathLike, like: Any = None) -> tuple[Any, Any]:
 
     Raises:
       FileNotFoundError: nothing at ``path``.
-      ValueError: not a jaxpg checkpoint, corrupted or incomplete, or not matching
-        ``like``.
+      ValueError: not a jaxpg checkpoint, corrupted (a file or leaf that does not
+        match its checksum) or incomplete, of another ``config_type``, or not
+        matching ``like``.
     """
-    import orbax.checkpoint as ocp
-
     path = Path(path).absolute()
-    if not path.exists():
-        hint = ""
-        old = path.with_name(f".{path.name}.old")
-        if old.exists():
-            hint = f" (a save was interrupted while replacing it; the previous one is {old})"
-        raise FileNotFoundError(f"no checkpoint at {path}{hint}")
-    if not path.is_dir():
-        raise ValueError(f"{path} is not a jaxpg checkpoint directory")
-    manifest = _read_json(path / "state.json", path)
-    if manifest.get("format") != FORMAT or not isinstance(manifest.get("leaves"), list):
-        raise ValueError(f"{path} is not a jaxpg checkpoint (state.json has no leaves)")
-    if manifest.get("version") != VERSION:
+    manifest, version, config = _open(path)
+    if config_type is not None and type(config) is not config_type:
         raise ValueError(
-            f"{path} has checkpoint format version {manifest.get('version')!r}; this "
-            f"jaxpg reads version {VERSION}"
+            f"the checkpoint at {path} holds {_holds(config)}; expected a "
+            f"{getattr(config_type, '__name__', config_type)} checkpoint"
         )
-    config = config_from_dict(_read_json(path / "config.json", path))
     if like is None:
         like = jax.eval_shape(make_trainer(config).init, jax.random.key(0))
-    _check_against(manifest, like, path)
-
+    mf.check_template(like)
+    mf.check_against(manifest, like, path, _holds(config))
+    if version < 2:
+        warnings.warn(
+            f"{path} is a checkpoint of format version {version}, which has no "
+            "checksums: its arrays are loaded unverified (save it again to add them)",
+            stacklevel=2,
+        )
+    else:
+        problem = check_files(path / "state", manifest["files"])
+        if problem is not None:
+            raise ValueError(
+                f"the checkpoint at {path} is corrupted: state/{problem} (a changed "
+                "or truncated file)"
+            )
     flat, treedef = jax.tree_util.tree_flatten_with_path(like)
     entries = {e["path"]: e for e in manifest["leaves"]}
     order = [entries[jax.tree_util.keystr(p)] for p, _ in flat]
-    names = [tuple(e["name"]) for e in order]
-    # Restored as host numpy arrays, then placed like the template's leaves: an
-    # explicitly placed (committed) leaf or a ShapeDtypeStruct with a sharding keeps
-    # that placement; anything else goes to the default device uncommitted, as
-    # trainer.init's output does, so a jitted run called on it does not recompile.
-    targets = []
-    for entry in order:
-        stored = entry.get("key_data", entry)  # keys are stored as their raw data
-        targets.append(np.empty(tuple(stored["shape"]), np.dtype(stored["dtype"])))
-    try:
-        with ocp.StandardCheckpointer() as checkpointer:
-            restored = checkpointer.restore(path / "state", _nest(names, targets))
-    except Exception as error:
-        raise ValueError(
-            f"could not read the arrays of the checkpoint at {path} (corrupted or "
-            f"incomplete): {type(error).__name__}: {error}"
-        ) from error
-    leaves = []
-    for entry, name, (_, template) in zip(order, names, flat, strict=True):
-        try:
-            value = _lookup(restored, name)
-        except (KeyError, TypeError):
-            raise ValueError(
-                f"the checkpoint at {path} is corrupted: {entry['path']} is missing"
-            ) from None
-        if "key_impl" in entry:
-            value = jax.random.wrap_key_data(value, impl=entry["key_impl"])
-        sharding = getattr(template, "sharding", None)
-        if sharding is not None and getattr(template, "committed", True):
-            value = jax.device_put(value, sharding)
-        else:
-            value = jnp.asarray(value)
-        leaves.append(value)
+    values = _restore(path, order, flat)
+    leaves = [
+        mf.place(value, entry, template)
+        for value, entry, (_, template) in zip(values, order, flat, strict=True)
+    ]
     return jax.tree_util.tree_unflatten(treedef, leaves), config
+
+
+def read_extra(path: str | os.PathLike) -> dict:
+    """What :func:`save` stored as ``extra`` ({} when nothing, or unreadable).
+
+    Args:
+      path: the checkpoint directory.
+
+    Returns:
+      The JSON object.
+    """
+    try:
+        with open(Path(path) / "state.json", encoding="utf-8") as f:
+            extra = json.load(f).get("extra")
+    except (OSError, ValueError, AttributeError):
+        return {}
+    return extra if isinstance(extra, dict) else {}
+
+
+# ------------------------------------------------------------ interrupted saves
+
+
+def interrupted(path: str | os.PathLike) -> list[Path]:
+    """The copies an interrupted :func:`save` left beside ``path``, newest first.
+
+    Args:
+      path: a checkpoint directory.
+
+    Returns:
+      The existing ones of ``.NAME.partial`` (the new state; complete only if the
+      save got past writing it) and ``.NAME.old`` (the previous checkpoint).
+    """
+    return [p for p in _siblings(Path(path).absolute()) if p.is_dir()]
+
+
+def restore_interrupted(
+    path: str | os.PathLike, like: Any = None, *, config_type: type | None = None
+) -> Path | None:
+    """Puts the newest intact copy an interrupted save left back at ``path``.
+
+    A crash between the two renames of :func:`save` leaves no ``path`` but a
+    complete ``.NAME.partial`` and ``.NAME.old``; each is loaded (checksums
+    verified, as :func:`load`) and the first that loads is renamed to ``path``,
+    the other copy removed. Only call this when no other process can be saving
+    to ``path`` (jaxpg.run holds the run folder's lock).
+
+    Args:
+      path: the checkpoint directory (must not exist).
+      like: as :func:`load`.
+      config_type: as :func:`load`.
+
+    Returns:
+      The copy that was put back, or None when there is nothing to restore.
+
+    Raises:
+      ValueError: there are copies, but none loads; the message has each error.
+    """
+    path = Path(path).absolute()
+    if path.exists():
+        return None
+    errors = []
+    copies = interrupted(path)
+    for copy in copies:
+        try:
+            load(copy, like, config_type=config_type)
+        except (OSError, ValueError) as error:
+            errors.append(f"{copy.name}: {error}")
+            continue
+        os.replace(copy, path)
+        for other in copies:
+            if other != copy:
+                shutil.rmtree(other, ignore_errors=True)
+        return copy
+    if errors:
+        raise ValueError(
+            f"no checkpoint at {path}, and no intact copy beside it: "
+            + "; ".join(errors)
+        )
+    return None

@@ -82,7 +82,10 @@ def main(argv: list[str] | None = None) -> int:
     if not 0 <= args.seed < 2**32:
         parser.error(f"--seed must be an integer in [0, 2**32); got {args.seed}")
     try:
-        state, config, options = load_run(args.run_dir)
+        state, config, options = load_run(
+            args.run_dir,
+            log=lambda note: print(f"evaluate.py: {note}", file=sys.stderr),
+        )
     except RunError as error:
         parser.error(str(error))
     seeds = options.seeds

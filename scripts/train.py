@@ -41,6 +41,7 @@ from jaxpg.run import (  # noqa: E402
     default_out,
     enable_compilation_cache,
     flags,
+    options_from_run,
     read_run_config,
     seconds,
     train_run,
@@ -76,8 +77,11 @@ def build_parser(algo: str) -> argparse.ArgumentParser:
         type=Path,
         metavar="RUN_DIR",
         default=None,
-        help="continue the run in RUN_DIR from its checkpoint; the config and "
-        "--seed/--seeds/--chunk come from RUN_DIR/config.json and may not change",
+        help="continue the run in RUN_DIR from its checkpoint with the config and "
+        "run options of RUN_DIR/config.json; the config and --seed/--seeds/--chunk "
+        "may not change, the other run options (--eval-every, --eval-episodes, "
+        "--stop-at-return, --checkpoint-every, --tensorboard, --progress) may, and "
+        "are kept for the next --resume",
     )
     group = parser.add_argument_group(f"{config_cls.__name__} (the algorithm)")
     flags.add_dataclass_flags(group, config_cls)
@@ -144,11 +148,12 @@ def parse(
     pre.add_argument("--env-id", dest="env_id", default=None)
     pre.add_argument("--preset", default="auto")
     known, _ = pre.parse_known_args(argv)
-    saved_config = saved_run = None
+    saved_config = saved_options = None
     algo = known.algo or "reinforce"
     if known.resume is not None:
         try:
             saved_config, saved_run = read_run_config(known.resume)
+            saved_options = options_from_run(saved_run, known.resume)
         except RunError as error:
             build_parser(algo).error(str(error))
         algo = registry.for_config(saved_config).name
@@ -160,14 +165,16 @@ def parse(
     parser = build_parser(algo)
     config_cls = registry.get(algo).config_type
     if saved_config is not None:
-        # The run's own values become the defaults, so `--resume RUN` alone continues
-        # it; a flag that disagrees with them is reported below.
+        # The run's own values (config and every run option) become the defaults,
+        # so `--resume RUN` alone continues it as it was; a config flag or a
+        # FIXED_ON_RESUME option that disagrees is reported below, the other run
+        # options (evaluation, checkpoints, display) may change and are saved.
         parser.set_defaults(
             **{
                 f.name: getattr(saved_config, f.name)
                 for f in dataclasses.fields(config_cls)
             },
-            **{k: v for k, v in saved_run.items() if k in FIXED_ON_RESUME},
+            **dataclasses.asdict(saved_options),
         )
     preset_note = None
     if saved_config is None:
@@ -238,10 +245,10 @@ def parse(
         if getattr(config, f.name) != getattr(saved_config, f.name)
     ]
     changed += [
-        f"--{name} (the run has {saved_run.get(name)}, the command line says "
-        f"{getattr(options, name)})"
+        f"--{name} (the run has {getattr(saved_options, name)}, the command line "
+        f"says {getattr(options, name)})"
         for name in FIXED_ON_RESUME
-        if getattr(options, name) != saved_run.get(name)
+        if getattr(options, name) != getattr(saved_options, name)
     ]
     if changed:
         parser.error(

@@ -147,7 +147,7 @@ def test_corrupted_arrays(tmp_path, state2):
     jaxpg.save(path, state2, CONFIG)
     shutil.rmtree(path / "state")
     (path / "state").mkdir()
-    with pytest.raises(ValueError, match="could not read the arrays of the checkpoint"):
+    with pytest.raises(ValueError, match=r"ckpt is corrupted: state/.* is missing"):
         jaxpg.load(path)
 
 
@@ -190,3 +190,221 @@ def test_save_refuses_to_replace_a_folder_that_is_not_a_checkpoint(tmp_path, sta
     with pytest.raises(ValueError, match="not a jaxpg checkpoint"):
         jaxpg.save(folder, state2, CONFIG)
     assert (folder / "metrics.jsonl").read_text() == "keep me\n"
+
+
+# ------------------------------------------------------------- damage and misuse
+
+
+def _manifest(path):
+    return json.loads((path / "state.json").read_text())
+
+
+def _write_manifest(path, manifest):
+    (path / "state.json").write_text(json.dumps(manifest))
+
+
+def test_a_flipped_bit_in_an_array_file_is_refused(tmp_path, trainer, run):
+    # Big enough that the arrays sit in an orbax data file that orbax does not
+    # check itself: before checksums the flipped bit loaded silently.
+    config = jaxpg.ReinforceConfig(num_envs=4, num_updates=4, hidden_sizes=(256,))
+    state = jaxpg.make_trainer(config).init(jax.random.key(0))
+    path = tmp_path / "ckpt"
+    jaxpg.save(path, state, config)
+    files = [p for p in (path / "state").rglob("*") if p.is_file()]
+    biggest = max(files, key=lambda p: p.stat().st_size)
+    data = bytearray(biggest.read_bytes())
+    data[len(data) // 2] ^= 0x10
+    biggest.write_bytes(bytes(data))
+    name = biggest.relative_to(path).as_posix()
+    with pytest.raises(ValueError, match=rf"ckpt is corrupted: {name} .*changed"):
+        jaxpg.load(path)
+
+
+def test_two_same_shape_leaves_swapped_in_state_json_are_refused(tmp_path, state2):
+    path = tmp_path / "ckpt"
+    jaxpg.save(path, state2, CONFIG)
+    manifest = _manifest(path)
+    entries = {e["path"]: e for e in manifest["leaves"]}
+    mu = next(p for p in entries if p.endswith(".mu") or ".mu[" in p)
+    nu = mu.replace(".mu", ".nu")
+    assert entries[mu]["shape"] == entries[nu]["shape"]
+    entries[mu]["name"], entries[nu]["name"] = entries[nu]["name"], entries[mu]["name"]
+    _write_manifest(path, manifest)
+    with pytest.raises(
+        ValueError, match=r"corrupted: \.opt_state.*\.[mn]u does not match"
+    ):
+        jaxpg.load(path)
+
+
+def test_a_changed_leaf_checksum_names_the_leaf(tmp_path, state2):
+    path = tmp_path / "ckpt"
+    jaxpg.save(path, state2, CONFIG)
+    manifest = _manifest(path)
+    step = next(e for e in manifest["leaves"] if e["path"] == ".step")
+    step["sha256"] = "0" * 64
+    _write_manifest(path, manifest)
+    with pytest.raises(ValueError, match=r"corrupted: \.step does not match its check"):
+        jaxpg.load(path)
+
+
+def test_a_checkpoint_of_another_algorithm_is_refused(tmp_path):
+    ppo = jaxpg.PPOConfig(num_envs=4, num_steps=8, num_updates=2, hidden_sizes=(8,))
+    a2c = jaxpg.A2CConfig(num_envs=4, num_steps=8, num_updates=2, hidden_sizes=(8,))
+    path = tmp_path / "ckpt"
+    jaxpg.save(path, jaxpg.make_trainer(ppo).init(jax.random.key(0)), ppo)
+    like = jax.eval_shape(jaxpg.make_trainer(a2c).init, jax.random.key(0))
+    with pytest.raises(ValueError, match=r"holds a PPO state \(PPOConfig\); expected"):
+        jaxpg.load(path, like=like, config_type=jaxpg.A2CConfig)
+    reinforce = jax.eval_shape(jaxpg.make_trainer(CONFIG).init, jax.random.key(0))
+    with pytest.raises(
+        ValueError, match=r"holds a PPO state \(PPOConfig\), which does"
+    ):
+        jaxpg.load(path, like=reinforce)
+    # The right expectation loads.
+    _, config = jaxpg.load(path, like=like, config_type=jaxpg.PPOConfig)
+    assert config == ppo
+
+
+def test_a_version_1_checkpoint_loads_with_a_warning(tmp_path, state2):
+    path = tmp_path / "ckpt"
+    jaxpg.save(path, state2, CONFIG)
+    manifest = _manifest(path)
+    manifest["version"] = 1
+    del manifest["files"]
+    for entry in manifest["leaves"]:
+        del entry["sha256"]
+    _write_manifest(path, manifest)
+    with pytest.warns(UserWarning, match="version 1, which has no checksums"):
+        loaded, _ = jaxpg.load(path)
+    assert_bit_identical(loaded, state2)
+    manifest["version"] = 2  # a version-2 manifest without checksums is damaged
+    _write_manifest(path, manifest)
+    with pytest.raises(ValueError, match=r"leaf entry 0 has a missing or invalid 'sha"):
+        jaxpg.load(path)
+
+
+def _set_leaf(index, key, value):
+    def damage(manifest):
+        manifest["leaves"][index][key] = value
+
+    return damage
+
+
+def _key_entry(manifest):
+    return next(e for e in manifest["leaves"] if "key_data" in e)
+
+
+@pytest.mark.parametrize(
+    ("damage", "message"),
+    [
+        (lambda m: m.update(leaves=[5]), r"leaf entry 0 is a int, not an object"),
+        (lambda m: m.update(leaves={}), r"not a jaxpg checkpoint"),
+        (lambda m: m.update(version="2"), r"format version '2'"),
+        (
+            _set_leaf(0, "shape", "abc"),
+            r"leaf entry 0 has a missing or invalid 'shape'",
+        ),
+        (_set_leaf(0, "shape", [-1, 2]), r"invalid 'shape'"),
+        (_set_leaf(0, "dtype", 7), r"leaf entry 0 has a missing or invalid 'dtype'"),
+        (_set_leaf(0, "dtype", "object"), r"invalid 'dtype'"),
+        (_set_leaf(0, "name", []), r"invalid 'name'"),
+        (_set_leaf(0, "path", None), r"invalid 'path'"),
+        (_set_leaf(0, "sha256", 12), r"invalid 'sha256'"),
+        (lambda m: m.update(files=[1]), r"no valid 'files' checksums"),
+        (
+            lambda m: _key_entry(m)["key_data"].update(shape=[2**40]),
+            r"key data is stored with shape \[1099511627776\], which does not fit",
+        ),
+        (
+            lambda m: _key_entry(m)["key_data"].update(dtype="object"),
+            r"invalid 'key_data'",
+        ),
+    ],
+    ids=[
+        "leaf-not-object",
+        "leaves-not-list",
+        "version-string",
+        "shape-string",
+        "shape-negative",
+        "dtype-int",
+        "dtype-object",
+        "name-empty",
+        "path-none",
+        "sha-int",
+        "files-list",
+        "huge-key-data",
+        "key-data-object",
+    ],
+)
+def test_a_state_json_of_wrong_types_is_a_value_error(
+    tmp_path, state2, damage, message
+):
+    path = tmp_path / "ckpt"
+    jaxpg.save(path, state2, CONFIG)
+    manifest = _manifest(path)
+    damage(manifest)
+    _write_manifest(path, manifest)
+    with pytest.raises(ValueError, match=message):
+        jaxpg.load(path)
+
+
+def test_config_json_of_wrong_types_is_a_value_error(tmp_path, state2):
+    path = tmp_path / "ckpt"
+    jaxpg.save(path, state2, CONFIG)
+    data = json.loads((path / "config.json").read_text())
+    data["fields"] = ["num_envs"]
+    (path / "config.json").write_text(json.dumps(data))
+    with pytest.raises(ValueError, match=r'a config must be a JSON object \{"class"'):
+        jaxpg.load(path)
+
+
+@pytest.mark.parametrize("like", [5, "state", {"params": 1.0}, None.__class__])
+def test_a_template_that_is_not_a_state_is_a_value_error(tmp_path, state2, like):
+    path = tmp_path / "ckpt"
+    jaxpg.save(path, state2, CONFIG)
+    with pytest.raises(ValueError, match="like must be a template of the saved state"):
+        jaxpg.load(path, like=like)
+
+
+def test_saving_python_numbers_is_a_value_error_naming_the_leaf(tmp_path):
+    with pytest.raises(ValueError, match=r"leaf \['lr'\] is a float, not an array"):
+        jaxpg.save(tmp_path / "ckpt", {"lr": 0.1, "w": jax.numpy.ones(2)}, CONFIG)
+    assert not (tmp_path / "ckpt").exists()
+
+
+def _truncate_orbax_manifest(path):
+    manifest = path / "state" / "manifest.ocdbt"
+    manifest.write_bytes(manifest.read_bytes()[: manifest.stat().st_size // 2])
+
+
+def test_a_truncated_checkpoint_names_the_file(tmp_path, state2):
+    path = tmp_path / "ckpt"
+    jaxpg.save(path, state2, CONFIG)
+    _truncate_orbax_manifest(path)
+    with pytest.raises(ValueError, match=r"corrupted: state/manifest\.ocdbt does not"):
+        jaxpg.load(path)
+
+
+def test_a_failed_orbax_read_leaves_no_event_loop_tracebacks(
+    tmp_path, state2, monkeypatch
+):
+    """orbax gives up with reads in flight; their errors must not print later."""
+    import sys
+    import time
+    import warnings
+
+    path = tmp_path / "ckpt"
+    jaxpg.save(path, state2, CONFIG)
+    manifest = _manifest(path)
+    manifest["version"] = 1  # no file checksums: orbax reads the damaged file
+    manifest.pop("files", None)
+    _write_manifest(path, manifest)
+    _truncate_orbax_manifest(path)
+    seen = []
+    monkeypatch.setattr(sys, "unraisablehook", lambda u: seen.append(u.exc_value))
+    for _ in range(3):
+        with warnings.catch_warnings(), pytest.raises(ValueError, match="could not"):
+            warnings.simplefilter("ignore")  # version 1: unverified
+            jaxpg.load(path)
+    time.sleep(0.5)  # the reads still in flight finish
+    assert not [e for e in seen if "Event loop is closed" in str(e)]

@@ -147,21 +147,24 @@ def test_nan_stops_at_that_chunk_and_keeps_the_last_good_checkpoint(tmp_path):
     )
     logs: list[str] = []
     outcome = run.train_run(
-        CONFIG, options, out, trainer=poisoned_trainer(CONFIG, 5), log=logs.append
+        CONFIG, options, out, trainer=poisoned_trainer(CONFIG, 6), log=logs.append
     )
     assert outcome.status == "diverged" and outcome.exit_code == 1
     assert outcome.updates == 4
-    assert "the loss is nan at update 5" in outcome.message
+    assert "the loss is nan at update 6" in outcome.message
     assert "last good checkpoint (update 4)" in outcome.message
     state, _ = jaxpg.load(out / "checkpoint")
     assert int(state.step) == 4
     assert all(np.isfinite(x).all() for x in jax.tree.leaves(state.params))
-    # The log stops at the bad update (its NaN loss written as null).
+    # The log keeps the good update before the bad one (5), not the bad one (6),
+    # and summary.json's env steps are those of the rows in the log.
     table = rows(out)
     assert [r["update"] for r in table] == [1, 2, 3, 4, 5]
-    assert table[-1]["loss"] is None and table[-2]["loss"] is not None
+    assert all(r["loss"] is not None for r in table)
     summary = json.loads((out / "summary.json").read_text())
     assert summary["status"] == "diverged" and summary["checkpoint_update"] == 4
+    assert summary["env_steps"] == [table[-1]["env_steps_total"]]
+    assert summary["failure"] == "the loss is nan at update 6"
 
 
 def test_nan_in_the_first_chunk_writes_no_checkpoint(tmp_path):
@@ -273,10 +276,10 @@ def _truncate_arrays(out: Path) -> None:
             lambda out: __import__("shutil").rmtree(out / "checkpoint"),
             "has no checkpoint",
         ),
-        (_truncate_arrays, "cannot resume from .*checkpoint"),
+        (_truncate_arrays, "cannot read the checkpoint .*checkpoint"),
         (
             lambda out: (out / "checkpoint" / "state.json").write_text('{"leaves": ['),
-            r"cannot resume from .*state\.json is not valid JSON",
+            r"cannot read the checkpoint .*state\.json is not valid JSON",
         ),
         (
             lambda out: (out / "config.json").write_text("{"),

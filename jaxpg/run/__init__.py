@@ -5,7 +5,10 @@ One job per module:
 * :mod:`~jaxpg.run.options`: :class:`RunOptions`, :class:`RunError`,
   :class:`RunOutcome`;
 * :mod:`~jaxpg.run.folder`: the run folder's layout and reading it back
-  (:func:`load_run`, :func:`read_metrics`);
+  (:func:`load_run`);
+* :mod:`~jaxpg.run.logs`: its metrics.jsonl and evals.jsonl read back
+  (:func:`read_metrics`) and trimmed on resume;
+* :mod:`~jaxpg.run.lock`: one process at a time in a run folder;
 * :mod:`~jaxpg.run.records`: what a run writes there while it trains;
 * :mod:`~jaxpg.run.programs`: a run's compiled programs and their placement;
 * :mod:`~jaxpg.run.cache`: the persistent compilation cache;
@@ -28,10 +31,10 @@ from jaxpg.run.folder import (
     default_out,
     load_run,
     options_from_run,
-    read_metrics,
     read_run_config,
     resume_command,
 )
+from jaxpg.run.logs import read_metrics
 from jaxpg.run.options import FIXED_ON_RESUME, RunError, RunOptions, RunOutcome
 from jaxpg.run.records import run_config_json
 from jaxpg.run.training import train_run

@@ -24,25 +24,28 @@ import datetime
 import json
 import os
 import tempfile
+import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
 
 from jaxpg import checkpoint
-from jaxpg.run.options import RunError, RunOptions
+from jaxpg.run.lock import LOCK_NAME, check_free
+from jaxpg.run.options import FIXED_ON_RESUME, RunError, RunOptions
 from jaxpg.run.programs import state_template
 from jaxpg.train import make_trainer
 
 __all__ = [
     "Start",
     "check_out_dir",
+    "check_resume_options",
     "checkpoint_start",
     "default_out",
     "load_checkpoint",
     "load_run",
     "options_from_run",
-    "read_metrics",
     "read_run_config",
     "resume_command",
 ]
@@ -53,6 +56,7 @@ class Start(NamedTuple):
 
     state: Any  # the checkpoint's TrainState, or None: a fresh one
     done: int  # updates already done
+    env_steps: list[int] | None = None  # per seed, as the checkpoint recorded them
 
 
 # ---------------------------------------------------------------- the folder itself
@@ -62,7 +66,8 @@ def check_out_dir(out: Path, *, must_be_empty: bool) -> None:
     """Raises RunError unless ``out`` is a usable (writable) run folder.
 
     Nothing is created: a temporary file is made and removed in ``out`` or in its
-    nearest existing parent.
+    nearest existing parent. A folder whose lock another process holds (a run
+    still running there) is refused, naming that process.
 
     Args:
       out: the run folder.
@@ -72,7 +77,14 @@ def check_out_dir(out: Path, *, must_be_empty: bool) -> None:
     flag = "--out" if must_be_empty else "--resume"
     if out.exists() and not out.is_dir():
         raise RunError(f"{flag} {out}: exists and is not a directory")
-    if must_be_empty and out.is_dir() and any(out.iterdir()):
+    if out.is_dir():
+        check_free(out, flag)
+    # A .lock left by a killed run holds no lock: the folder is still empty.
+    if (
+        must_be_empty
+        and out.is_dir()
+        and any(p.name != LOCK_NAME for p in out.iterdir())
+    ):
         raise RunError(
             f"{flag} {out}: already holds files; choose a new or empty folder "
             "(or continue that run with --resume)"
@@ -177,29 +189,80 @@ def options_from_run(run: dict, run_dir: Path) -> RunOptions:
         ) from None
 
 
-def read_metrics(run_dir: Path) -> list[dict]:
-    """The rows of ``RUN/metrics.jsonl`` (a truncated last line is ignored).
+def check_resume_options(run_dir: Path, config: Any, options: RunOptions) -> None:
+    """RunError unless ``config`` and ``options`` may continue the run in ``run_dir``.
+
+    The config and the options in :data:`~jaxpg.run.options.FIXED_ON_RESUME`
+    change the numbers a run produces and must be those of RUN/config.json; the
+    other run options may change (and are saved for the next resume).
 
     Args:
       run_dir: the run folder.
-
-    Returns:
-      One dict per update per seed; empty without a metrics.jsonl.
+      config: the resumed run's config.
+      options: its run options.
     """
-    rows = []
-    path = Path(run_dir) / "metrics.jsonl"
-    if not path.exists():
-        return rows
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            rows.append(json.loads(line))
-        except json.JSONDecodeError:
-            break  # a line cut by a crash: everything after it is unreliable
-    return rows
+    saved_config, run = read_run_config(run_dir)
+    saved = options_from_run(run, run_dir)
+    if saved_config != config:
+        raise RunError(
+            f"--resume {run_dir}: a resumed run keeps its config; the config given "
+            f"differs from {run_dir}/config.json"
+        )
+    changed = [
+        f"--{name} (the run has {getattr(saved, name)}, given {getattr(options, name)})"
+        for name in FIXED_ON_RESUME
+        if getattr(saved, name) != getattr(options, name)
+    ]
+    if changed:
+        raise RunError(
+            f"--resume {run_dir}: a resumed run keeps these options: {'; '.join(changed)}"
+        )
+
+
+def _recover(
+    path: Path, like: Any, config: Any, restore: bool, log: Callable[[str], None]
+) -> Path:
+    """The checkpoint to read when ``path`` is missing after an interrupted save.
+
+    A crash between the two renames of a save leaves complete copies beside
+    ``path``; the newest intact one is put back (``restore``: the caller holds
+    the run folder's lock) or read where it is.
+    """
+    try:
+        if restore:
+            copy = checkpoint.restore_interrupted(path, like, config_type=type(config))
+            log(
+                f"{path} was missing (a save was interrupted between its two "
+                f"renames); restored it from {copy.name}, the newest intact copy"
+            )
+            return path
+        for copy in checkpoint.interrupted(path):
+            try:
+                checkpoint.load(copy, like, config_type=type(config))
+            except (OSError, ValueError):
+                continue
+            log(
+                f"{path} is missing (a save was interrupted between its two "
+                f"renames); reading {copy.name}, the newest intact copy (resuming "
+                "the run puts it back)"
+            )
+            return copy
+    except (OSError, ValueError) as error:
+        raise RunError(f"cannot read the checkpoint {path}: {error}") from None
+    raise RunError(
+        f"{path} is missing and no copy beside it is intact (a save was "
+        "interrupted); start a new run instead"
+    )
 
 
 def load_checkpoint(
-    run_dir: Path, trainer: Any, config: Any, options: RunOptions
+    run_dir: Path,
+    trainer: Any,
+    config: Any,
+    options: RunOptions,
+    *,
+    restore: bool = False,
+    log: Callable[[str], None] | None = None,
 ) -> Any:
     """The TrainState in ``RUN/checkpoint`` (batched over seeds when seeds > 1).
 
@@ -208,6 +271,11 @@ def load_checkpoint(
       trainer: the run's trainer (its state's shapes).
       config: the config of ``RUN/config.json``, which the checkpoint must hold.
       options: the run options.
+      restore: after an interrupted save (no checkpoint/, intact copies beside
+        it), put the newest copy back into place; only when the caller holds
+        the run folder's lock. False: read the copy where it is.
+      log: where the note about such a recovery goes (``warnings.warn`` by
+        default).
 
     Returns:
       The state.
@@ -216,17 +284,21 @@ def load_checkpoint(
       RunError: no checkpoint, a corrupted one, or one of another config.
     """
     path = run_dir / "checkpoint"
-    if not path.exists():
+    like = state_template(trainer, options)
+    source = path
+    if not path.exists() and checkpoint.interrupted(path):
+        source = _recover(path, like, config, restore, log or warnings.warn)
+    if not source.exists():
         raise RunError(
             f"{run_dir} has no checkpoint (checkpoint/ is missing: the run stopped "
             "before its first checkpoint); start a new run instead"
         )
     try:
         state, saved_config = checkpoint.load(
-            path, like=state_template(trainer, options)
+            source, like=like, config_type=type(config)
         )
     except (OSError, ValueError) as error:
-        raise RunError(f"cannot resume from {path}: {error}") from None
+        raise RunError(f"cannot read the checkpoint {source}: {error}") from None
     if saved_config != config:
         raise RunError(
             f"{path} holds a checkpoint of a different config than "
@@ -235,11 +307,15 @@ def load_checkpoint(
     return state
 
 
-def load_run(run_dir: str | os.PathLike) -> tuple[Any, Any, RunOptions]:
-    """The checkpoint of a run folder, with its config and options.
+def load_run(
+    run_dir: str | os.PathLike, log: Callable[[str], None] | None = None
+) -> tuple[Any, Any, RunOptions]:
+    """The checkpoint of a run folder, with its config and options (read only).
 
     Args:
       run_dir: the run folder.
+      log: where a note goes when the checkpoint is read from the copy an
+        interrupted save left (``warnings.warn`` by default).
 
     Returns:
       ``(state, config, options)``; the state is batched over seeds (a leading
@@ -252,12 +328,18 @@ def load_run(run_dir: str | os.PathLike) -> tuple[Any, Any, RunOptions]:
     config, run = read_run_config(run_dir)
     options = options_from_run(run, run_dir)
     trainer = make_trainer(config)
-    state = load_checkpoint(run_dir, trainer, config, options)
+    state = load_checkpoint(run_dir, trainer, config, options, log=log)
     return state, config, options
 
 
 def checkpoint_start(
-    out: Path, trainer: Any, config: Any, options: RunOptions
+    out: Path,
+    trainer: Any,
+    config: Any,
+    options: RunOptions,
+    *,
+    restore: bool = False,
+    log: Callable[[str], None] | None = None,
 ) -> Start:
     """Where a resumed run starts: its checkpoint's state and update count.
 
@@ -266,6 +348,8 @@ def checkpoint_start(
       trainer: the run's trainer.
       config: the run's config.
       options: the run options.
+      restore: as :func:`load_checkpoint` (True: the caller holds the lock).
+      log: as :func:`load_checkpoint`.
 
     Returns:
       A :class:`Start`.
@@ -273,11 +357,12 @@ def checkpoint_start(
     Raises:
       RunError: as :func:`load_checkpoint`, or a checkpoint past the run's end.
     """
-    state = load_checkpoint(out, trainer, config, options)
+    state = load_checkpoint(out, trainer, config, options, restore=restore, log=log)
     done = int(np.asarray(state.step).reshape(-1)[0])
     if done > config.num_updates:
         raise RunError(
             f"the checkpoint in {out} is at update {done}, past "
             f"num_updates={config.num_updates}"
         )
-    return Start(state, done)
+    recorded = checkpoint.read_extra(out / "checkpoint").get("env_steps_total")
+    return Start(state, done, recorded if isinstance(recorded, list) else None)

@@ -50,7 +50,7 @@ def _crossed(before: int, after: int, every: int) -> bool:
 class _Kept(NamedTuple):
     """How much of a chunk is good."""
 
-    updates: int  # updates of the chunk whose rows are logged
+    updates: int  # updates of the chunk whose rows are logged (not the bad one)
     failure: str | None  # what went wrong; None when everything is finite
 
 
@@ -77,10 +77,24 @@ class ChunkLoop:
     exit_code: int = 0
     last_eval: np.ndarray | None = None  # [seeds, episodes] greedy returns
     last_return: float = math.nan  # mean training return of the last update
+    failure: str | None = None  # what stopped a diverged run
+    metrics_file: TextIO | None = None  # metrics.jsonl while the loop runs
 
     def save(self) -> None:
-        """Checkpoints the state (every process: orbax is collective)."""
-        checkpoint.save(self.spec.out / "checkpoint", self.state, self.spec.config)
+        """Checkpoints the state (every process: orbax is collective).
+
+        metrics.jsonl is synced to disk first, so the rows up to the checkpoint
+        outlive any crash after it; the checkpoint records the env-step totals.
+        """
+        if self.metrics_file is not None and self.spec.primary:
+            self.metrics_file.flush()
+            os.fsync(self.metrics_file.fileno())
+        checkpoint.save(
+            self.spec.out / "checkpoint",
+            self.state,
+            self.spec.config,
+            extra={"update": self.done, "env_steps_total": self.totals[:]},
+        )
         self.last_checkpoint = self.done
 
     def evaluate(self, announce: bool = True) -> np.ndarray:
@@ -129,7 +143,7 @@ class ChunkLoop:
         if bool(loss_ok and finite.all()):
             return _Kept(n, None)
         failure = console.describe_failure(metrics, finite, self.done, seeds)
-        return _Kept(failure.update - self.done, failure.what)
+        return _Kept(failure.update - self.done - 1, failure.what)
 
     def _write_rows(self, file: TextIO, metrics: dict, count: int) -> None:
         """metrics.jsonl rows of the first ``count`` updates after ``done``."""
@@ -210,15 +224,18 @@ class ChunkLoop:
             console.Signals() as signals,
             open(metrics_path, "a", encoding="utf-8") as metrics_file,
         ):
+            self.metrics_file = metrics_file
             while self.done < total:
                 before, n = self.done, min(chunk, total - self.done)
                 new_state, metrics = self.programs.chunks[n](self.state)
                 metrics = jax.device_get(metrics)
                 kept = self._check(new_state, metrics, n)
-                # The rows before a bad update are logged; the chunk's state is not kept.
+                # The rows before a bad update are logged (not the bad update's);
+                # the chunk's state is not kept.
                 self._write_rows(metrics_file, metrics, kept.updates)
                 if kept.failure is not None:
                     self.status, self.exit_code = "diverged", 1
+                    self.failure = kept.failure
                     self.message = console.divergence_message(
                         kept.failure, self.last_checkpoint, spec.out
                     )
@@ -228,6 +245,7 @@ class ChunkLoop:
                     on_chunk(self.done)
                 if self._stops(before, signals):
                     break
+        self.metrics_file = None
         self.progress.close()
         return time.perf_counter() - t_train
 
@@ -258,14 +276,17 @@ class ChunkLoop:
           The JSON-ready summary.
         """
         config, last_return = self.spec.config, self.last_return
-        return {
+        summary = {
             "env_id": config.env_id,
             "status": self.status,
             "updates": self.done,
             "num_updates": config.num_updates,
             "checkpoint_update": self.last_checkpoint,
-            "env_steps": self.totals,
+            "env_steps": self.totals,  # as metrics.jsonl's last rows
             "final_train_return": last_return if math.isfinite(last_return) else None,
             "eval": final,
             "seconds": times,
         }
+        if self.failure is not None:
+            summary["failure"] = self.failure
+        return summary

@@ -12,7 +12,8 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-from collections.abc import Iterator
+import os
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -20,14 +21,16 @@ import jax
 import numpy as np
 
 from jaxpg import checkpoint
-from jaxpg.files import write_atomic, write_json
-from jaxpg.run.folder import read_metrics
+from jaxpg.files import write_json
+from jaxpg.run.folder import Start
+from jaxpg.run.logs import trim_for_resume
 from jaxpg.run.options import RunOptions
 from jaxpg.version import __version__
 
 __all__ = [
     "append_eval",
     "final_eval",
+    "keep_run_options",
     "metric_rows",
     "prepare_run_folder",
     "run_config_json",
@@ -58,38 +61,68 @@ def prepare_run_folder(
     out: Path,
     config: Any,
     options: RunOptions,
-    done: int,
+    start: Start,
     *,
     resume: bool,
     primary: bool,
+    log: Callable[[str], None],
 ) -> list[int]:
     """Creates ``out``; only process 0 writes its files.
 
-    A resumed run's metrics.jsonl loses the rows logged after its checkpoint
-    (the loop redoes those updates), a new run gets its config.json.
+    A resumed run's logs lose the rows after its checkpoint (the loop redoes
+    those updates) and any damaged line (:func:`jaxpg.run.logs.trim_for_resume`);
+    a new run gets its config.json.
 
     Args:
       out: the run folder.
       config: the algorithm config.
       options: the run options.
-      done: the update the run starts after.
+      start: where the run starts (the checkpoint's update and env steps).
       resume: whether the run is resumed.
       primary: whether this is process 0.
+      log: where warnings about damaged logs go.
 
     Returns:
-      Each seed's env steps up to update ``done``.
+      Each seed's env steps up to update ``start.done``.
     """
     out.mkdir(parents=True, exist_ok=True)
-    rows_before = [r for r in read_metrics(out) if r.get("update", 0) <= done]
-    totals = [0] * options.seeds
-    for row in rows_before:
-        totals[row.get("seed_index", 0)] = row["env_steps_total"]
-    if resume and primary:  # drop rows logged after the checkpoint: they are redone
-        lines = "".join(json.dumps(r, allow_nan=False) + "\n" for r in rows_before)
-        write_atomic(out / "metrics.jsonl", lines)
-    elif primary:
-        write_json(out / "config.json", run_config_json(config, options))
-    return totals
+    if not resume:
+        if primary:
+            write_json(out / "config.json", run_config_json(config, options))
+        return [0] * options.seeds
+    if primary:
+        keep_run_options(out, options)
+    return trim_for_resume(
+        out,
+        start.done,
+        options.seeds,
+        config.num_updates,
+        start.env_steps,
+        log if primary else quiet,
+        write=primary,
+    )
+
+
+def keep_run_options(out: Path, options: RunOptions) -> None:
+    """Saves a resumed run's options in config.json's "run" section.
+
+    Options given on the resume command line (e.g. a new ``--eval-every``) are
+    kept for the next ``--resume``; the file is rewritten only when one changed.
+
+    Args:
+      out: the run folder (its config.json has been read and checked).
+      options: the resumed run's options.
+    """
+    path = out / "config.json"
+    data = json.loads(path.read_text(encoding="utf-8"))
+    new = dataclasses.asdict(options)
+    if any(data["run"].get(k) != v for k, v in new.items()):
+        data["run"].update(new)
+        write_json(path, data)
+
+
+def quiet(text: str) -> None:
+    """Drops ``text`` (the log of a process that does not print)."""
 
 
 def _python(value: Any) -> Any:
@@ -133,7 +166,8 @@ def metric_rows(
 
 
 def write_metric_rows(file: TextIO, rows: Iterator[dict]) -> None:
-    """Appends rows to an open metrics.jsonl (strict JSON) and flushes it.
+    """Appends rows to an open metrics.jsonl (strict JSON) and flushes it (to the
+    OS; :meth:`jaxpg.run.loop.ChunkLoop.save` syncs it to disk before a checkpoint).
 
     Args:
       file: metrics.jsonl opened for appending (or ``os.devnull``).
@@ -145,7 +179,7 @@ def write_metric_rows(file: TextIO, rows: Iterator[dict]) -> None:
 
 
 def append_eval(out: Path, row: dict) -> None:
-    """Appends one evaluation's row to ``RUN/evals.jsonl``.
+    """Appends one evaluation's row to ``RUN/evals.jsonl`` (flushed to disk).
 
     Args:
       out: the run folder.
@@ -153,6 +187,8 @@ def append_eval(out: Path, row: dict) -> None:
     """
     with open(out / "evals.jsonl", "a", encoding="utf-8") as f:
         f.write(json.dumps(row) + "\n")
+        f.flush()
+        os.fsync(f.fileno())
 
 
 def final_eval(returns: np.ndarray, update: int, episodes: int) -> dict:

@@ -18,7 +18,7 @@ from typing import Any, NamedTuple
 import jax
 
 from jaxpg.files import write_json
-from jaxpg.run import console, folder, records
+from jaxpg.run import console, folder, lock, records
 from jaxpg.run.loop import ChunkLoop, RunSpec
 from jaxpg.run.options import RunOptions, RunOutcome
 from jaxpg.run.programs import (
@@ -45,30 +45,52 @@ class _Ready(NamedTuple):
     keys: RunKeys
     start: folder.Start
     where: Placement
+    lock: lock.RunLock | None  # the run folder's lock (process 0), held to the end
 
 
 def _ready(spec: RunSpec, given: Parts) -> _Ready:
-    """Checks the run folder and input; builds the parts; loads a resumed state.
+    """Checks the run folder and input; builds the parts; locks the folder; loads
+    a resumed state.
 
     Raises:
-      RunError: before anything is compiled or written.
+      RunError: before anything is compiled or written (the lock is given back).
     """
     config, options = spec.config, spec.options
+    flag = "--resume" if spec.resume else "--out"
     if spec.primary:  # the others could see the files process 0 is writing
         folder.check_out_dir(spec.out, must_be_empty=not spec.resume)
+    if spec.resume:
+        folder.check_resume_options(spec.out, config, options)
     if options.tensorboard:
         console.check_tensorboard()
     parts = build_parts(config, options, given, spec.mesh)
     keys = run_keys(options.seed, options.seeds)
-    start = (
-        folder.checkpoint_start(spec.out, parts.trainer, config, options)
-        if spec.resume
-        else folder.Start(None, 0)
+    held = (
+        lock.acquire(spec.out, flag, must_be_empty=not spec.resume)
+        if spec.primary
+        else None
     )
-    where = placement(parts.trainer, spec.mesh, config, keys.init)
-    if spec.resume and where.state is not None:
-        start = start._replace(state=jax.device_put(start.state, where.state))
-    return _Ready(parts, keys, start, where)
+    try:
+        start = (
+            folder.checkpoint_start(
+                spec.out,
+                parts.trainer,
+                config,
+                options,
+                restore=spec.primary,
+                log=spec.log,
+            )
+            if spec.resume
+            else folder.Start(None, 0)
+        )
+        where = placement(parts.trainer, spec.mesh, config, keys.init)
+        if spec.resume and where.state is not None:
+            start = start._replace(state=jax.device_put(start.state, where.state))
+    except BaseException:
+        if held is not None:
+            held.release()
+        raise
+    return _Ready(parts, keys, start, where, held)
 
 
 def _compile(spec: RunSpec, ready: _Ready, custom: bool) -> Compiled:
@@ -103,7 +125,13 @@ def _open_loop(
     """Writes the run folder's first files and the lines before training."""
     config, options, done = spec.config, spec.options, ready.start.done
     totals = records.prepare_run_folder(
-        spec.out, config, options, done, resume=spec.resume, primary=spec.primary
+        spec.out,
+        config,
+        options,
+        ready.start,
+        resume=spec.resume,
+        primary=spec.primary,
+        log=spec.log,
     )
     writer = (
         console.tensorboard_writer(spec.out)
@@ -155,6 +183,24 @@ def _finish(loop: ChunkLoop, times: dict[str, float], t_start: float) -> RunOutc
     return RunOutcome(loop.status, loop.done, loop.state, loop.message, loop.exit_code)
 
 
+def _train(
+    spec: RunSpec,
+    ready: _Ready,
+    custom: bool,
+    cache_note: Callable[[], str] | None,
+    on_chunk: Callable[[int], None] | None,
+    t_start: float,
+) -> RunOutcome:
+    """Compiles, trains and finishes a ready run (its folder locked)."""
+    spec.log(console.header(spec.config, spec.options, spec.out, spec.mesh))
+    t0 = time.perf_counter()  # compile (AOT), timed apart from training
+    compiled = _compile(spec, ready, custom)
+    compile_time = time.perf_counter() - t0
+    loop = _open_loop(spec, ready, compiled, compile_time, cache_note)
+    train_time = loop.run(on_chunk)
+    return _finish(loop, {"compile": compile_time, "train": train_time}, t_start)
+
+
 def _print(text: str) -> None:
     print(text, flush=True)
 
@@ -200,21 +246,19 @@ def train_run(
 
     Returns:
       A :class:`RunOutcome`. Problems with the input raise :class:`RunError`
-      before anything is compiled or written.
+      before anything is compiled or written; so does a run folder that another
+      process is running in (process 0 holds ``RUN/.lock`` from before its
+      first write to the end of the run).
     """
     t_start = time.perf_counter()
     primary = jax.process_index() == 0
     log = console.quiet if not primary else (log or _print)
     spec = RunSpec(config, options, Path(out), resume, primary, mesh, log)
     given = Parts(trainer, env, env_params, policy)
-    ready = _ready(spec, given)
     custom = trainer is not None or env is not None or policy is not None
-    log(console.header(config, options, spec.out, mesh))
-
-    t0 = time.perf_counter()  # compile (AOT), timed apart from training
-    compiled = _compile(spec, ready, custom)
-    compile_time = time.perf_counter() - t0
-
-    loop = _open_loop(spec, ready, compiled, compile_time, cache_note)
-    train_time = loop.run(on_chunk)
-    return _finish(loop, {"compile": compile_time, "train": train_time}, t_start)
+    ready = _ready(spec, given)
+    try:
+        return _train(spec, ready, custom, cache_note, on_chunk, t_start)
+    finally:
+        if ready.lock is not None:
+            ready.lock.release()
