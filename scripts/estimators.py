@@ -181,9 +181,7 @@ def measure(p: dict, parts: list[str], quick: bool) -> dict:
     data: dict = {
         "config": {k: list(v) if isinstance(v, tuple) else v for k, v in p.items()},
         "quick": quick,
-        "date": datetime.datetime.now(datetime.timezone.utc).strftime(
-            "%Y-%m-%d %H:%M UTC"
-        ),
+        "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "jax": jax.__version__,
         "backend": jax.default_backend(),
         "python": platform.python_version(),

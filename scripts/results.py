@@ -146,7 +146,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         args.final_episodes = min(args.final_episodes, 5)
         args.resamples = min(args.resamples, 1000)
     args.command = "python scripts/results.py " + shlex.join(argv)
-    args.date = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d")
+    args.date = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d")
     return args
 
 
