@@ -19,6 +19,7 @@ import sys
 from pathlib import Path
 
 from jaxpg import files
+from jaxpg.algorithms import registry
 from jaxpg.run import compile_drift
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -27,7 +28,12 @@ JSON_PATH = ROOT / "docs" / "data" / "compile_drift.json"
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--algorithms", nargs="+", default=["reinforce", "a2c", "ppo"])
+    parser.add_argument(
+        "--algorithms",
+        nargs="+",
+        default=list(registry.names()),
+        choices=registry.names(),
+    )
     parser.add_argument("--checkpoints", nargs="+", type=int, default=[3, 30, 90, 300])
     parser.add_argument("--no-write", action="store_true", help="print only")
     args = parser.parse_args()
