@@ -89,6 +89,53 @@ def test_weights_respect_masks_and_options():
     np.testing.assert_allclose(psi, [[0.0, 0.0], [0.0, 0.0], [-1.0, 1.0]])
 
 
+def _unmasked_traj(rewards, terminated, mask):
+    """Like ``_traj``, but the rewards after the end are left as given."""
+    r = jnp.asarray(rewards, jnp.float32)
+    return _traj(rewards, terminated, mask)._replace(reward=r)
+
+
+def test_rewards_after_the_end_never_count_in_reinforce_weights():
+    # The contract: reinforce_weights ignores every reward where the mask is 0,
+    # whatever the Trajectory holds there (the rollout records 0; a hand-built or
+    # replayed batch may not). Trajectory 0 ends at t = 1 (terminated) and carries
+    # 100 at t = 2; trajectory 1 is cut by the horizon mask after t = 1 with no
+    # done flag (as a user's max_steps shorter than the env's cuts it) and carries
+    # 50 at t = 2.
+    kw = {"terminated": [[False, False], [True, False], [False, False]]}
+    mask = [[1, 1], [1, 1], [0, 0]]
+    dirty = _unmasked_traj([[1.0, 1.0], [2.0, 1.0], [100.0, 50.0]], mask=mask, **kw)
+    clean = _traj([[1.0, 1.0], [2.0, 1.0], [100.0, 50.0]], mask=mask, **kw)
+    assert float(dirty.reward[2, 0]) == 100.0
+    for options in (
+        {"weight": "reward_to_go"},
+        {"weight": "return"},
+        {"weight": "reward_to_go", "baseline": "mean"},
+        {"weight": "return", "baseline": "mean"},
+        {"weight": "reward_to_go", "normalize_weights": True},
+        {"weight": "gae", "baseline": "value", "gae_lambda": 0.5},
+    ):
+        psi, g = reinforce_weights(dirty, 1.0, **options)
+        want_psi, want_g = reinforce_weights(clean, 1.0, **options)
+        real = np.asarray(dirty.mask) > 0
+        np.testing.assert_array_equal(np.asarray(psi)[real], np.asarray(want_psi)[real])
+        np.testing.assert_array_equal(np.asarray(g)[real], np.asarray(want_g)[real])
+    # GAE by hand (γ = 1, λ = 0.5, V = 0.5 on the real steps, 1000 on the masked
+    # ones): both episodes end at t = 1, nothing bootstraps from V = 1000.
+    #   traj 0: δ_1 = 2 − .5 = 1.5, δ_0 = 1 + .5 − .5 = 1, A = [1 + .5·1.5, 1.5]
+    #   traj 1: δ_1 = 1 − .5 = .5, δ_0 = 1, A = [1 + .5·.5, .5]
+    values = jnp.array([[0.5, 0.5], [0.5, 0.5], [1000.0, 1000.0]])
+    psi, _ = reinforce_weights(
+        dirty._replace(value=values), 1.0, weight="gae", gae_lambda=0.5
+    )
+    np.testing.assert_array_equal(np.asarray(psi)[:2], [[1.75, 1.25], [1.5, 0.5]])
+    # By hand: G = [[3, 2], [2, 1]] on the real steps; leave-one-out with N = 2
+    # subtracts the other trajectory's G at the same t.
+    psi, g = reinforce_weights(dirty, 1.0, weight="reward_to_go", baseline="mean")
+    np.testing.assert_array_equal(np.asarray(g)[:2], [[3.0, 2.0], [2.0, 1.0]])
+    np.testing.assert_array_equal(np.asarray(psi)[:2], [[1.0, -1.0], [1.0, -1.0]])
+
+
 def test_normalize_uses_only_real_steps():
     x = jnp.array([[1.0, 3.0], [1000.0, 5.0]])
     mask = jnp.array([[1.0, 1.0], [0.0, 1.0]])

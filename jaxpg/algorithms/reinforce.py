@@ -153,9 +153,15 @@ def reinforce_weights(
 ) -> tuple[jax.Array, jax.Array]:
     """Ψ for every step of an episodic batch.
 
+    Nothing where ``traj.mask`` is 0 counts, whatever the trajectory holds there
+    (the rollout records reward 0; a hand-built batch may not): rewards there are
+    replaced by 0 with a select, and an episode ends at its last unmasked step even
+    without a done flag there (as when a horizon shorter than the environment's
+    cuts it), so neither a return nor GAE bootstraps from a masked step.
+
     Args:
-      traj: an episodic :class:`Trajectory` (rewards already 0 after each end;
-        ``traj.value`` holds V(s_t) for ``baseline="value"`` and ``weight="gae"``).
+      traj: an episodic :class:`Trajectory` (``traj.value`` holds V(s_t) for
+        ``baseline="value"`` and ``weight="gae"``).
       gamma: γ.
       weight, baseline, discount_weighting, normalize_weights, gae_lambda: as in
         :class:`ReinforceConfig`. With ``weight="gae"`` the critic enters through
@@ -164,7 +170,11 @@ def reinforce_weights(
     Returns:
       ``(psi, reward_to_go)``, both ``[T, N]``; the second is the critic's target.
     """
-    done = (traj.terminated | traj.truncated).astype(traj.reward.dtype)
+    real = traj.mask != 0
+    traj = traj._replace(reward=jnp.where(real, traj.reward, 0.0))
+    next_real = jnp.concatenate([real[1:], jnp.zeros_like(real[:1])])
+    ends = traj.terminated | traj.truncated | ~next_real
+    done = ends.astype(traj.reward.dtype)
     discounts = gamma * (1.0 - done)
     g = jax.vmap(ret.reward_to_go, in_axes=1, out_axes=1)(traj.reward, discounts)
     if weight == "gae":
@@ -188,11 +198,14 @@ def episodic_gae(
 ) -> jax.Array:
     """GAE(λ) advantages ``[T, N]`` of an episodic batch from ``traj.value``.
 
-    ``next_values_t = V(s_{t+1})`` inside the episode; at its end (terminated, or
-    truncated at the horizon) the discount is 0, so nothing is bootstrapped: the
-    objective is the episodic return, worth 0 after the horizon.
+    ``next_values_t = V(s_{t+1})`` inside the episode and 0 where step t + 1 is
+    masked (a select: V of a masked step may be anything); at the episode's end
+    (terminated, or truncated at the horizon) the discount is 0, so nothing is
+    bootstrapped: the objective is the episodic return, worth 0 after the horizon.
     """
+    next_real = jnp.concatenate([traj.mask[1:] != 0, jnp.zeros_like(done[:1], bool)])
     next_values = jnp.concatenate([traj.value[1:], jnp.zeros_like(traj.value[:1])])
+    next_values = jnp.where(next_real, next_values, 0.0)
     return jax.vmap(ret.gae, in_axes=(1, 1, 1, 1, None, 1), out_axes=1)(
         traj.reward, discounts, traj.value, next_values, gae_lambda, done
     )
