@@ -23,6 +23,8 @@ import jax
 import numpy as np
 
 import jaxpg
+from jaxpg.evaluate import check_evaluation_memory
+from jaxpg.memory import INT32_MAX
 from jaxpg.run import RunError, algorithm_label, gym_eval, load_run
 
 
@@ -77,8 +79,10 @@ def _stats(returns: np.ndarray) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.episodes < 1:
-        parser.error(f"--episodes must be an integer >= 1; got {args.episodes}")
+    if not 1 <= args.episodes <= INT32_MAX:
+        parser.error(
+            f"--episodes must be an integer >= 1 and <= {INT32_MAX}; got {args.episodes}"
+        )
     if not 0 <= args.seed < 2**32:
         parser.error(f"--seed must be an integer in [0, 2**32); got {args.seed}")
     try:
@@ -100,6 +104,10 @@ def main(argv: list[str] | None = None) -> int:
             f"this run is {config.env_id}"
         )
     env, env_params = jaxpg.make_env(config.env_id)
+    try:
+        check_evaluation_memory(env, env_params, args.episodes, field="--episodes")
+    except ValueError as error:
+        parser.error(str(error))
     policy = jaxpg.make_policy(config, env, env_params)
     params = jax.device_get(state.params)
     step = int(np.asarray(state.step).reshape(-1)[0])

@@ -124,12 +124,8 @@ def build_parser(algo: str) -> argparse.ArgumentParser:
 
 
 def _flag_error(config_cls: type, message: str) -> str:
-    """Prefixes a config's ValueError with the flag it is about."""
-    field = message.split(" ", 1)[0]
-    names = {f.name for f in dataclasses.fields(config_cls)}
-    if field in names:
-        return f"--{field.replace('_', '-')}: {message}"
-    return message
+    """Prefixes a config's ValueError with the flags of the fields it is about."""
+    return flags.flag_message(message, [f.name for f in dataclasses.fields(config_cls)])
 
 
 def _show(value: object) -> str:
