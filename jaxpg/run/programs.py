@@ -86,6 +86,26 @@ class Compiled(NamedTuple):
     state: Any  # the TrainState the run starts from
 
 
+def _mesh_sharding(config: Any, options: RunOptions, trainer: Any, mesh: Any) -> Any:
+    """The env-axis sharding over ``mesh`` (None without one), after its checks."""
+    if mesh is None:
+        return None
+    if options.seeds > 1:
+        raise RunError(
+            f"--seeds {options.seeds} with --devices {mesh.size}: seeds are not "
+            "split over devices by train.py; use --devices 1 with --seeds, or "
+            "scripts/train_distributed.py --num-seeds "
+            f"{options.seeds} (jaxpg.distributed.make_seed_train)"
+        )
+    try:
+        distributed.check_divisible(config.num_envs, mesh.size)
+    except ValueError as error:
+        raise RunError(f"--num-envs: {error}") from None
+    if trainer is not None:
+        raise ValueError("train_run: pass either trainer= or mesh=, not both")
+    return distributed.batch_sharding(mesh)
+
+
 def build_parts(config: Any, options: RunOptions, given: Parts, mesh: Any) -> Parts:
     """The trainer, environment and policy of a run.
 
@@ -105,22 +125,7 @@ def build_parts(config: Any, options: RunOptions, given: Parts, mesh: Any) -> Pa
         take).
     """
     trainer, env, env_params, policy = given
-    sharding = None
-    if mesh is not None:
-        if options.seeds > 1:
-            raise RunError(
-                f"--seeds {options.seeds} with --devices {mesh.size}: seeds are not "
-                "split over devices by train.py; use --devices 1 with --seeds, or "
-                "scripts/train_distributed.py --num-seeds "
-                f"{options.seeds} (jaxpg.distributed.make_seed_train)"
-            )
-        try:
-            distributed.check_divisible(config.num_envs, mesh.size)
-        except ValueError as error:
-            raise RunError(f"--num-envs: {error}") from None
-        if trainer is not None:
-            raise ValueError("train_run: pass either trainer= or mesh=, not both")
-        sharding = distributed.batch_sharding(mesh)
+    sharding = _mesh_sharding(config, options, trainer, mesh)
     try:
         if env is None:
             if config.env_id is None:
