@@ -52,7 +52,7 @@ def tree_bytes(tree: Any) -> int:
 
 def observation(env: Any, env_params: Any) -> Any:
     """The shapes and dtypes of one observation of ``env`` (nothing is computed)."""
-    return jax.eval_shape(lambda k: env.reset(k, env_params)[0], jax.random.key(0))
+    return jax.eval_shape(lambda: env.reset(jax.random.key(0), env_params)[0])
 
 
 def rollout_bytes(env: Any, env_params: Any, steps: int, count: int) -> int:

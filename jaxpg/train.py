@@ -148,8 +148,10 @@ def check_memory(
     nets = [n for n in (built.policy, built.value) if n is not None]
     try:
         obs = observation(env, env_params)
-        key = jax.random.key(0)
-        params = sum(tree_bytes(jax.eval_shape(n.init, key, obs)) for n in nets)
+        params = sum(
+            tree_bytes(jax.eval_shape(lambda o, n=n: n.init(jax.random.key(0), o), obs))
+            for n in nets
+        )
     except Exception:  # a custom network that cannot be traced like this: no bound
         return
     check_fits(

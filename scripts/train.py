@@ -32,6 +32,7 @@ from pathlib import Path  # noqa: E402
 
 from jaxpg import distributed, presets  # noqa: E402
 from jaxpg.algorithms import registry  # noqa: E402
+from jaxpg.memory import INT32_MAX  # noqa: E402
 from jaxpg.run import (  # noqa: E402
     FIXED_ON_RESUME,
     CacheEvents,
@@ -138,7 +139,7 @@ def parse(
     argv: list[str],
 ) -> tuple[object, RunOptions, Path, bool, bool, argparse.Namespace]:
     """(config, options, run folder, resume?, no_cache?, args); exits 2 on bad input."""
-    pre = argparse.ArgumentParser(add_help=False)
+    pre = argparse.ArgumentParser(prog="train.py", add_help=False)
     pre.add_argument("--algo", choices=list(registry.names()), default=None)
     pre.add_argument("--resume", type=Path, default=None)
     pre.add_argument("--env-id", dest="env_id", default=None)
@@ -151,7 +152,7 @@ def parse(
             saved_config, saved_run = read_run_config(known.resume)
             saved_options = options_from_run(saved_run, known.resume)
         except RunError as error:
-            build_parser(algo).error(str(error))
+            build_parser(algo).error(f"--resume: {error}")
         algo = registry.for_config(saved_config).name
         if known.algo is not None and known.algo != algo:
             build_parser(algo).error(
@@ -218,9 +219,17 @@ def parse(
             count = int(args.devices)
         except ValueError:
             count = 0
-        if count < 1:
+        if not 1 <= count <= INT32_MAX:
             parser.error(
-                f"--devices must be a positive integer or 'all'; got {args.devices!r}"
+                f"--devices must be a positive integer (<= {INT32_MAX}) or 'all'; "
+                f"got {args.devices!r}"
+            )
+    for name, low in (("num_processes", 1), ("process_id", 0)):
+        value = getattr(args, name)
+        if value is not None and not low <= value <= INT32_MAX:
+            parser.error(
+                f"--{name.replace('_', '-')} must be an integer >= {low} and <= "
+                f"{INT32_MAX}; got {value}"
             )
     if args.resume is None:
         return (
@@ -281,7 +290,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         multi = flags.join_multihost_run(args)  # before any other JAX call
     except ValueError as error:
-        print(f"train.py: error: {error}", file=sys.stderr)
+        names = ("coordinator_address", "num_processes", "process_id")
+        print(
+            f"train.py: error: {flags.flag_message(str(error), names)}", file=sys.stderr
+        )
         return 2
     primary = distributed.is_primary()
     if primary and args.preset_note:
