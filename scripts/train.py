@@ -15,8 +15,11 @@ seeds, chunk, evaluation, checkpoints, TensorBoard). The work is done by
 over a :mod:`jaxpg.distributed` mesh.
 
 Exit status: 0 finished (or stopped early at ``--stop-at-return``), 1 stopped on a
-NaN/inf, 2 invalid input (nothing compiled or written), 128 + signal number after
-SIGINT/SIGTERM (a checkpoint was saved; the message says how to resume).
+NaN/inf, 2 invalid input or a run folder another process is running in (nothing
+compiled or written), 128 + signal number after SIGINT/SIGTERM (a checkpoint was
+saved; the message says how to resume). ``--resume RUN`` continues with every run
+option of RUN/config.json; evaluation, checkpoint and display options given again
+replace them (and are saved), the config and --seed/--seeds/--chunk may not change.
 """
 
 from __future__ import annotations
