@@ -9,6 +9,7 @@ import jax
 
 from jaxpg import policy as pol
 from jaxpg.envs import Frozen, encode_env, max_episode_steps, unwrap
+from jaxpg.memory import INT32_MAX, check_fits, rollout_bytes
 from jaxpg.rollout import episode_statistics, episodic_rollout
 
 
@@ -39,6 +40,37 @@ def episode_returns(
         deterministic=deterministic,
     )
     return episode_statistics(traj)["return"]
+
+
+def check_evaluation_memory(
+    env: Any,
+    env_params: Any,
+    num_episodes: int,
+    copies: int = 1,
+    field: str = "num_episodes",
+    copies_field: str = "seeds",
+) -> None:
+    """ValueError when ``num_episodes`` parallel episodes cannot fit in memory.
+
+    The episodes run side by side for the whole horizon: a lower bound of their
+    rollout (:func:`jaxpg.memory.rollout_bytes`) is compared with the memory.
+
+    Args:
+      env: the environment (raw or encoded).
+      env_params: its parameters.
+      num_episodes: episodes per evaluation.
+      copies: evaluations side by side (seeds).
+      field: how the message names the episode count.
+      copies_field: how it names the seed count.
+    """
+    env = encode_env(env)
+    steps = max_episode_steps(env_params)
+    times = f" × {copies} {copies_field}" if copies > 1 else ""
+    check_fits(
+        f"{field}: {num_episodes} evaluation episodes{times} of up to {steps} steps",
+        rollout_bytes(env, env_params, steps, num_episodes * copies),
+        f"lower {field}" + (f" or {copies_field}" if copies > 1 else ""),
+    )
 
 
 @functools.lru_cache(maxsize=64)
@@ -80,12 +112,16 @@ def evaluate(
     if (
         isinstance(num_episodes, bool)
         or not isinstance(num_episodes, int)
-        or num_episodes < 1
+        or not 1 <= num_episodes <= INT32_MAX
     ):
-        raise ValueError(f"num_episodes must be an integer >= 1; got {num_episodes!r}")
+        raise ValueError(
+            f"num_episodes must be an integer >= 1 and <= {INT32_MAX}; got "
+            f"{num_episodes!r}"
+        )
     raw_env = unwrap(env)
     if env_params is None:
         env_params = raw_env.default_params
+    check_evaluation_memory(raw_env, env_params, num_episodes)
     fn = _evaluate_fn(
         policy, raw_env, Frozen(env_params), num_episodes, bool(deterministic)
     )

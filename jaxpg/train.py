@@ -20,6 +20,7 @@ from jaxpg import normalization as norm
 from jaxpg import policy as pol
 from jaxpg.algorithms import base, episodic, registry, reinforce
 from jaxpg.envs import Frozen, encode_env, make_env, max_episode_steps, unwrap
+from jaxpg.memory import check_fits, observation, rollout_bytes, tree_bytes
 from jaxpg.state import HParams, Trainer, TrainResult, TrainState, hparams
 from jaxpg.state import hparams as config_hparams
 
@@ -30,6 +31,7 @@ __all__ = [
     "TrainState",
     "Trainer",
     "build",
+    "check_memory",
     "estimate_gradient",
     "hparams",
     "make_optimizer",
@@ -103,6 +105,63 @@ def build(config: Any, env: Any, env_params: Any, policy: Any, value: Any) -> Bu
     return Built(env, env_params, policy, value)
 
 
+def check_memory(
+    config: Any,
+    built: Built,
+    *,
+    devices: int = 1,
+    copies: int = 1,
+    copies_field: str = "",
+) -> None:
+    """ValueError when one update's batch or the networks cannot fit in memory.
+
+    Lower bounds, compared with one device's memory
+    (:func:`jaxpg.memory.available_bytes`): the rollout
+    (:func:`jaxpg.memory.rollout_bytes`, split over ``devices``) and the
+    parameters, gradients and Adam moments (4 × the parameters, on every device),
+    times ``copies`` (seeds trained together).
+
+    Args:
+      config: the algorithm config.
+      built: :func:`build`'s output for it.
+      devices: devices the environments are split over.
+      copies: states trained side by side (vmapped seeds).
+      copies_field: the field or flag that sets ``copies`` (for the message).
+    """
+    env, env_params = built.env, built.env_params
+    episodic_ = registry.for_config(config).episodic
+    steps = max_episode_steps(env_params) if episodic_ else config.num_steps
+    times = f" × {copies} {copies_field}" if copies > 1 else ""
+    also = f" or {copies_field}" if copies > 1 else ""
+    if episodic_:
+        what = (
+            f"num_envs: one update's {config.num_envs} episodes of up to {steps} steps"
+        )
+        fix = f"lower num_envs{also}"
+    else:
+        what = f"num_envs · num_steps: one update's {config.num_envs} × {steps} steps"
+        fix = f"lower num_envs or num_steps{also}"
+    if devices > 1:
+        what += f" (over {devices} devices)"
+    needed = rollout_bytes(env, env_params, steps, config.num_envs * copies)
+    check_fits(what + times, needed // devices, fix)
+    nets = [n for n in (built.policy, built.value) if n is not None]
+    try:
+        obs = observation(env, env_params)
+        params = sum(
+            tree_bytes(jax.eval_shape(lambda o, n=n: n.init(jax.random.key(0), o), obs))
+            for n in nets
+        )
+    except Exception:  # a custom network that cannot be traced like this: no bound
+        return
+    check_fits(
+        f"hidden_sizes {tuple(config.hidden_sizes)}: the networks' parameters, "
+        f"gradients and Adam moments{times}",
+        4 * params * copies,
+        f"lower hidden_sizes{also}",
+    )
+
+
 def make_trainer(
     config: Any,
     env: Any = None,
@@ -129,7 +188,10 @@ def make_trainer(
       metrics)``: pure functions; jit ``run`` with ``static_argnums=1``.
     """
     algorithm = registry.for_config(config)
-    env, env_params, policy, value = build(config, env, env_params, policy, value)
+    built = build(config, env, env_params, policy, value)
+    devices = 1 if sharding is None else len(sharding.device_set)
+    check_memory(config, built, devices=devices)
+    env, env_params, policy, value = built
     pieces = algorithm.make_update(
         config, env, env_params, policy, value, sharding=sharding
     )
@@ -177,9 +239,9 @@ def make_train(
 
 @functools.lru_cache(maxsize=64)
 def _gradient_fn(config, raw_env, frozen_params, policy, value):
-    env, env_params, policy, value = build(
-        config, raw_env, frozen_params.tree, policy, value
-    )
+    built = build(config, raw_env, frozen_params.tree, policy, value)
+    check_memory(config, built)
+    env, env_params, policy, value = built
     chunk = min(config.rollout_chunk, max_episode_steps(env_params))
 
     @jax.jit

@@ -10,7 +10,9 @@ and MountainCarContinuous-v0, in gymnasium's own implementation of the task
 Actions are the policy's mode unless ``--stochastic``. ``--gif`` renders one
 gymnasium episode to an animated GIF (needs pygame).
 
-Exit status 2 for bad input (no run folder, broken checkpoint, unknown seed index).
+Exit status 2 for bad input, before anything is evaluated (no run folder, a
+broken checkpoint, an unknown seed index, a --gif path that cannot be written,
+more --episodes than fit in memory); 1 when the GIF cannot be rendered.
 """
 
 from __future__ import annotations
@@ -23,7 +25,15 @@ import jax
 import numpy as np
 
 import jaxpg
-from jaxpg.run import RunError, algorithm_label, gym_eval, load_run
+from jaxpg.evaluate import check_evaluation_memory
+from jaxpg.memory import INT32_MAX
+from jaxpg.run import (
+    RunError,
+    algorithm_label,
+    check_output_file,
+    gym_eval,
+    load_run,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -77,11 +87,20 @@ def _stats(returns: np.ndarray) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.episodes < 1:
-        parser.error(f"--episodes must be an integer >= 1; got {args.episodes}")
+    if not 1 <= args.episodes <= INT32_MAX:
+        parser.error(
+            f"--episodes must be an integer >= 1 and <= {INT32_MAX}; got {args.episodes}"
+        )
     if not 0 <= args.seed < 2**32:
         parser.error(f"--seed must be an integer in [0, 2**32); got {args.seed}")
+    if not 0 <= args.seed_index <= INT32_MAX:
+        parser.error(
+            f"--seed-index must be an integer >= 0 and <= {INT32_MAX}; got "
+            f"{args.seed_index}"
+        )
     try:
+        if args.gif is not None:  # before anything is evaluated
+            check_output_file(args.gif, "--gif")
         state, config, options = load_run(
             args.run_dir,
             log=lambda note: print(f"evaluate.py: {note}", file=sys.stderr),
@@ -100,6 +119,10 @@ def main(argv: list[str] | None = None) -> int:
             f"this run is {config.env_id}"
         )
     env, env_params = jaxpg.make_env(config.env_id)
+    try:
+        check_evaluation_memory(env, env_params, args.episodes, field="--episodes")
+    except ValueError as error:
+        parser.error(str(error))
     policy = jaxpg.make_policy(config, env, env_params)
     params = jax.device_get(state.params)
     step = int(np.asarray(state.step).reshape(-1)[0])
@@ -166,7 +189,11 @@ def main(argv: list[str] | None = None) -> int:
         except RuntimeError as error:
             print(f"evaluate.py: error: --gif: {error}", file=sys.stderr)
             return 1
-        gym_eval.save_gif(args.gif, frames)
+        try:
+            gym_eval.save_gif(args.gif, frames)
+        except OSError as error:
+            print(f"evaluate.py: error: --gif {args.gif}: {error}", file=sys.stderr)
+            return 1
         size = args.gif.stat().st_size
         print(
             f"saved a {len(frames) - 1}-step {how} episode (return {total:.1f}) to "

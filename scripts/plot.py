@@ -7,18 +7,24 @@ mean return of the episodes that finished in each update) against cumulative
 environment steps, with a 95% confidence interval of that mean across seeds
 (Student t, seed curves interpolated onto a common grid of env steps; no band for
 a single seed). Several runs share one figure.
+
+Exit status 2 for bad input, before anything is drawn (no run folder, no usable
+rows, an unknown --metric, an --out that cannot be written); damaged rows are
+skipped with a warning.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
 import numpy as np
 
 from jaxpg.intervals import t_interval
-from jaxpg.run import RunError, algorithm_label, read_metrics, read_run_config
+from jaxpg.run import RunError, algorithm_label, check_output_file, read_run_config
+from jaxpg.run.logs import read_metric_lines
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -70,6 +76,36 @@ def seed_curves(rows: list[dict], metric: str) -> list[tuple[np.ndarray, np.ndar
     return curves
 
 
+def _number(value: object) -> bool:
+    return value is None or (
+        isinstance(value, (int, float)) and not isinstance(value, bool)
+    )
+
+
+def usable_rows(rows: list[dict], metric: str) -> tuple[list[dict], int]:
+    """The rows whose ``metric`` (when present) is a number or null, and how many
+    others there were (a string or a list there cannot be plotted)."""
+    good = [r for r in rows if _number(r.get(metric))]
+    return good, len(rows) - len(good)
+
+
+def save_figure(fig, out: Path) -> None:
+    """Writes ``fig`` to exactly ``out`` (atomically).
+
+    The format is the suffix's when matplotlib knows it, PNG otherwise:
+    matplotlib itself would append ".png" to a name without a suffix.
+    """
+    suffix = out.suffix[1:].lower()
+    fmt = suffix if suffix in fig.canvas.get_supported_filetypes() else "png"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.partial")
+    try:
+        fig.savefig(tmp, format=fmt)
+        os.replace(tmp, out)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
 def smooth(y: np.ndarray, width: int) -> np.ndarray:
     """Trailing moving average (the first values average what there is)."""
     if width <= 1:
@@ -99,16 +135,32 @@ def main(argv: list[str] | None = None) -> int:
             f"--labels needs one label per RUN_DIR ({len(args.run_dirs)}); got "
             f"{len(args.labels)}"
         )
-    if args.smooth < 1:
-        parser.error(f"--smooth must be an integer >= 1; got {args.smooth}")
+    if not 1 <= args.smooth <= 2**31 - 1:
+        parser.error(
+            f"--smooth must be an integer >= 1 and <= {2**31 - 1}; got {args.smooth}"
+        )
+    try:
+        check_output_file(args.out, "--out")
+    except RunError as error:
+        parser.error(str(error))
     runs = []
     for i, run_dir in enumerate(args.run_dirs):
         try:
-            config, run = read_run_config(run_dir)
+            config, _ = read_run_config(run_dir)
+            rows, damaged = read_metric_lines(run_dir)
         except RunError as error:
             parser.error(str(error))
-        rows = read_metrics(run_dir)
+        rows, unusable = usable_rows(rows, args.metric)
+        if damaged or unusable:
+            print(
+                f"plot.py: warning: {run_dir}/metrics.jsonl: skipped "
+                f"{len(damaged) + unusable} damaged row(s)"
+                + (f" (lines {', '.join(map(str, damaged[:5]))})" if damaged else ""),
+                file=sys.stderr,
+            )
         if not rows:
+            if damaged or unusable:
+                parser.error(f"{run_dir}/metrics.jsonl has no usable rows")
             parser.error(f"{run_dir} has no metrics.jsonl rows yet")
         if args.metric not in rows[0]:
             names = ", ".join(sorted(k for k in rows[0] if k != "seed_index"))
@@ -150,9 +202,13 @@ def main(argv: list[str] | None = None) -> int:
         title_fontsize="x-small",
     )
     fig.tight_layout()
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(args.out)
-    plt.close(fig)
+    try:
+        save_figure(fig, args.out)
+    except OSError as error:
+        print(f"plot.py: error: --out {args.out}: {error}", file=sys.stderr)
+        return 1
+    finally:
+        plt.close(fig)
     for label, _, curves in runs:
         finals = [y[-1] for _, y in curves]
         print(

@@ -15,8 +15,11 @@ seeds, chunk, evaluation, checkpoints, TensorBoard). The work is done by
 over a :mod:`jaxpg.distributed` mesh.
 
 Exit status: 0 finished (or stopped early at ``--stop-at-return``), 1 stopped on a
-NaN/inf, 2 invalid input (nothing compiled or written), 128 + signal number after
-SIGINT/SIGTERM (a checkpoint was saved; the message says how to resume).
+NaN/inf, 2 invalid input or a run folder another process is running in (nothing
+compiled or written), 128 + signal number after SIGINT/SIGTERM (a checkpoint was
+saved; the message says how to resume). ``--resume RUN`` continues with every run
+option of RUN/config.json; evaluation, checkpoint and display options given again
+replace them (and are saved), the config and --seed/--seeds/--chunk may not change.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from pathlib import Path  # noqa: E402
 
 from jaxpg import distributed, presets  # noqa: E402
 from jaxpg.algorithms import registry  # noqa: E402
+from jaxpg.memory import INT32_MAX  # noqa: E402
 from jaxpg.run import (  # noqa: E402
     FIXED_ON_RESUME,
     CacheEvents,
@@ -124,12 +128,8 @@ def build_parser(algo: str) -> argparse.ArgumentParser:
 
 
 def _flag_error(config_cls: type, message: str) -> str:
-    """Prefixes a config's ValueError with the flag it is about."""
-    field = message.split(" ", 1)[0]
-    names = {f.name for f in dataclasses.fields(config_cls)}
-    if field in names:
-        return f"--{field.replace('_', '-')}: {message}"
-    return message
+    """Prefixes a config's ValueError with the flags of the fields it is about."""
+    return flags.flag_message(message, [f.name for f in dataclasses.fields(config_cls)])
 
 
 def _show(value: object) -> str:
@@ -142,7 +142,7 @@ def parse(
     argv: list[str],
 ) -> tuple[object, RunOptions, Path, bool, bool, argparse.Namespace]:
     """(config, options, run folder, resume?, no_cache?, args); exits 2 on bad input."""
-    pre = argparse.ArgumentParser(add_help=False)
+    pre = argparse.ArgumentParser(prog="train.py", add_help=False)
     pre.add_argument("--algo", choices=list(registry.names()), default=None)
     pre.add_argument("--resume", type=Path, default=None)
     pre.add_argument("--env-id", dest="env_id", default=None)
@@ -155,7 +155,7 @@ def parse(
             saved_config, saved_run = read_run_config(known.resume)
             saved_options = options_from_run(saved_run, known.resume)
         except RunError as error:
-            build_parser(algo).error(str(error))
+            build_parser(algo).error(f"--resume: {error}")
         algo = registry.for_config(saved_config).name
         if known.algo is not None and known.algo != algo:
             build_parser(algo).error(
@@ -222,9 +222,17 @@ def parse(
             count = int(args.devices)
         except ValueError:
             count = 0
-        if count < 1:
+        if not 1 <= count <= INT32_MAX:
             parser.error(
-                f"--devices must be a positive integer or 'all'; got {args.devices!r}"
+                f"--devices must be a positive integer (<= {INT32_MAX}) or 'all'; "
+                f"got {args.devices!r}"
+            )
+    for name, low in (("num_processes", 1), ("process_id", 0)):
+        value = getattr(args, name)
+        if value is not None and not low <= value <= INT32_MAX:
+            parser.error(
+                f"--{name.replace('_', '-')} must be an integer >= {low} and <= "
+                f"{INT32_MAX}; got {value}"
             )
     if args.resume is None:
         return (
@@ -285,7 +293,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         multi = flags.join_multihost_run(args)  # before any other JAX call
     except ValueError as error:
-        print(f"train.py: error: {error}", file=sys.stderr)
+        names = ("coordinator_address", "num_processes", "process_id")
+        print(
+            f"train.py: error: {flags.flag_message(str(error), names)}", file=sys.stderr
+        )
         return 2
     primary = distributed.is_primary()
     if primary and args.preset_note:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -330,3 +331,41 @@ def test_resume_refuses_options_that_change_the_numbers(tmp_path, capsys):
         run.RunError, match=r"keeps these options: --seed \(the run has 1"
     ):
         run.train_run(CONFIG, changed, out, resume=True, log=quiet)
+
+
+# ------------------------------------------------------------------- Ctrl-C twice
+
+SLEEPER = """
+import time
+from jaxpg.run.console import Signals
+with Signals() as signals:
+    print("ready", flush=True)
+    end = time.monotonic() + 60
+    while time.monotonic() < end:
+        time.sleep(0.05)
+print("finished", flush=True)
+"""
+
+
+def test_a_second_sigint_stops_at_once_even_when_sigint_started_ignored():
+    """A background job of a non-interactive shell starts with SIGINT ignored."""
+    proc = subprocess.Popen(
+        [sys.executable, "-c", SLEEPER],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=dict(os.environ, PYTHONPATH=str(ROOT)),
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
+    )
+    try:
+        assert proc.stdout.readline().strip() == "ready"
+        proc.send_signal(signal.SIGINT)
+        line = ""
+        while not line.strip():  # the message starts on a new line
+            line = proc.stderr.readline()
+        assert "SIGINT received" in line
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=20) == -signal.SIGINT
+    finally:
+        proc.kill()
+        proc.wait(timeout=30)

@@ -308,7 +308,9 @@ def test_broken_checkpoint_is_a_clear_error_and_nothing_changes(
 
 
 def test_run_options_are_validated_with_flag_names():
-    with pytest.raises(ValueError, match="--seeds must be an integer >= 1; got 0"):
+    with pytest.raises(
+        ValueError, match="--seeds must be an integer >= 1 and < 2147483648; got 0"
+    ):
         run.RunOptions(seeds=0)
     with pytest.raises(ValueError, match="--stop-at-return needs periodic evaluation"):
         run.RunOptions(stop_at_return=100.0)

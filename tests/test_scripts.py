@@ -78,7 +78,7 @@ def test_seeds_train_in_one_call_with_periodic_evaluation(two_seeds):
         (["--algo", "a2c", "--gamma", "1.5"], r"--gamma: gamma must be .*got 1.5"),
         (
             ["--algo", "ppo", "--num-envs", "3", "--num-minibatches", "5"],
-            r"--num-minibatches: num_minibatches must divide .* = 192",
+            r"--num-minibatches, --num-steps, --num-envs: num_minibatches must divide .* = 192",
         ),
         (["--hidden-sizes", "0"], r"--hidden-sizes: hidden_sizes must be a sequence"),
         (["--seeds", "0"], r"--seeds must be an integer >= 1"),

@@ -58,6 +58,7 @@ def check_actor_critic(config: Any) -> None:
     """Checks of the fields A2C and PPO share (after :func:`common.check_common`)."""
     common.check_common(config)
     common.check_int("num_steps", config.num_steps, 1)
+    common.check_product(("num_steps", "num_envs"), config.num_steps, config.num_envs)
     common.check_float("gae_lambda", config.gae_lambda, 0.0, 1.0)
     common.check_bool("normalize_advantages", config.normalize_advantages)
     common.check_bool("anneal_lr", config.anneal_lr)
@@ -68,12 +69,12 @@ def check_actor_critic(config: Any) -> None:
         if isinstance(channels, int) and not isinstance(channels, bool):
             channels = (channels,)
         ok = isinstance(channels, (tuple, list)) and all(
-            isinstance(c, int) and not isinstance(c, bool) and c >= 1 for c in channels
+            common.is_size(c) for c in channels
         )
         if not ok:
             common.fail(
                 "conv_channels",
-                "None (auto) or a sequence of positive integers",
+                f"None (auto) or a sequence of positive integers <= {common.INT32_MAX}",
                 config.conv_channels,
             )
         object.__setattr__(config, "conv_channels", tuple(channels))

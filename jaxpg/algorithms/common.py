@@ -6,6 +6,8 @@ import dataclasses
 import math
 from typing import Any
 
+from jaxpg.memory import INT32_MAX
+
 ACTIVATION_NAMES = ("tanh", "relu", "gelu", "elu", "silu")
 
 
@@ -14,9 +16,19 @@ def fail(field: str, allowed: str, value: Any) -> None:
     raise ValueError(f"{field} must be {allowed}; got {value!r}")
 
 
-def check_int(field: str, value: Any, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        fail(field, f"an integer >= {minimum}", value)
+def check_int(field: str, value: Any, minimum: int, maximum: int = INT32_MAX) -> None:
+    """An integer in ``[minimum, maximum]``: sizes and counts end up in int32."""
+    ok = isinstance(value, int) and not isinstance(value, bool)
+    if not ok or not minimum <= value <= maximum:
+        fail(field, f"an integer >= {minimum} and <= {maximum}", value)
+
+
+def _is_size(value: Any) -> bool:
+    return (
+        isinstance(value, int)
+        and not isinstance(value, bool)
+        and 1 <= value <= INT32_MAX
+    )
 
 
 def check_float(
@@ -45,6 +57,20 @@ def check_choice(field: str, value: Any, choices: tuple[str, ...]) -> None:
         fail(field, "one of " + ", ".join(repr(c) for c in choices), value)
 
 
+def check_product(fields: tuple[str, str], a: int, b: int) -> None:
+    """ValueError unless ``a · b`` (e.g. num_steps · num_envs samples) fits int32."""
+    if a * b > INT32_MAX:
+        raise ValueError(
+            f"{fields[0]} · {fields[1]} must be <= {INT32_MAX} (the samples of one "
+            f"batch are counted in int32); got {a} · {b} = {a * b}"
+        )
+
+
+def is_size(value: Any) -> bool:
+    """An int in ``[1, INT32_MAX]`` (not a bool)."""
+    return _is_size(value)
+
+
 def check_bool(field: str, value: Any) -> None:
     if not isinstance(value, bool):
         fail(field, "True or False", value)
@@ -58,10 +84,13 @@ def normalize_hidden_sizes(config: Any) -> None:
     try:
         sizes = tuple(sizes)
     except TypeError:
-        fail("hidden_sizes", "a sequence of positive integers", sizes)
-    for s in sizes:
-        if isinstance(s, bool) or not isinstance(s, int) or s < 1:
-            fail("hidden_sizes", "a sequence of positive integers", config.hidden_sizes)
+        fail("hidden_sizes", f"a sequence of positive integers <= {INT32_MAX}", sizes)
+    if not all(_is_size(s) for s in sizes):
+        fail(
+            "hidden_sizes",
+            f"a sequence of positive integers <= {INT32_MAX}",
+            config.hidden_sizes,
+        )
     object.__setattr__(config, "hidden_sizes", sizes)
 
 

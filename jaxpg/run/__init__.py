@@ -28,6 +28,7 @@ from jaxpg.run.cache import CacheEvents, default_cache_dir, enable_compilation_c
 from jaxpg.run.console import algorithm_label, seconds
 from jaxpg.run.folder import (
     check_out_dir,
+    check_output_file,
     default_out,
     load_run,
     options_from_run,
@@ -47,6 +48,7 @@ __all__ = [
     "RunOutcome",
     "algorithm_label",
     "check_out_dir",
+    "check_output_file",
     "compile_options",
     "default_cache_dir",
     "default_out",

@@ -83,9 +83,12 @@ class Signals:
 
     def _handle(self, signum: int, frame: Any) -> None:
         self.received = signum
-        # A second signal acts immediately (the default handler).
+        # A second signal acts immediately: the handler from before, or the
+        # default one where that ignored the signal (a background job of a
+        # non-interactive shell starts with SIGINT ignored).
         for sig, handler in self._previous.items():
-            signal.signal(sig, handler)
+            keep = handler not in (signal.SIG_IGN, None)
+            signal.signal(sig, handler if keep else signal.SIG_DFL)
         print(
             f"\n{signal.Signals(signum).name} received: finishing the current chunk, "
             "then saving a checkpoint (send it again to stop at once)",

@@ -31,6 +31,7 @@ __all__ = [
     "add_dataclass_flags",
     "add_multihost_flags",
     "dataclass_from_flags",
+    "flag_message",
     "docstring_attributes",
     "join_multihost_run",
 ]
@@ -185,6 +186,33 @@ def add_dataclass_flags(
         # Some Python versions' BooleanOptionalAction add the default themselves.
         if "%(default)" not in (action.help or ""):
             action.help = f"{help_text} (default: {shown})".strip()
+
+
+def flag_message(message: str, names: Any) -> str:
+    """A dataclass's ValueError prefixed with the flags of the fields it names.
+
+    ``"gamma must be ..."`` becomes ``"--gamma: gamma must be ..."`` and
+    ``"weight='gae' needs baseline='value' ..."`` becomes ``"--weight,
+    --baseline: weight='gae' needs ..."`` (fields in order of mention); a
+    message that already starts with a flag, or names no field, is unchanged.
+
+    Args:
+      message: the error's text.
+      names: the field names of the dataclass.
+
+    Returns:
+      The text.
+    """
+    if message.startswith("--"):
+        return message
+    found = []
+    for name in names:
+        match = re.search(rf"(?<![\w-]){re.escape(name)}(?![\w])", message)
+        if match:
+            found.append((match.start(), name))
+    if not found:
+        return message
+    return ", ".join(_flag(n) for _, n in sorted(found)) + f": {message}"
 
 
 def dataclass_from_flags(cls: type, args: argparse.Namespace, **overrides: Any) -> Any:

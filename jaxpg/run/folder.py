@@ -40,6 +40,7 @@ from jaxpg.train import make_trainer
 __all__ = [
     "Start",
     "check_out_dir",
+    "check_output_file",
     "check_resume_options",
     "checkpoint_start",
     "default_out",
@@ -60,6 +61,29 @@ class Start(NamedTuple):
 
 
 # ---------------------------------------------------------------- the folder itself
+
+
+def check_output_file(path: Path, flag: str) -> None:
+    """RunError unless a file can be written at ``path`` (nothing is created).
+
+    Args:
+      path: the file a script will write (e.g. ``--gif`` or ``--out``).
+      flag: the flag that named it (for the message).
+    """
+    if path.is_dir():
+        raise RunError(f"{flag} {path}: is a directory; name a file")
+    existing = path.absolute().parent
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir():
+        raise RunError(f"{flag} {path}: {existing} is not a directory")
+    if path.exists() and not os.access(path, os.W_OK):
+        raise RunError(f"{flag} {path}: the file is not writable")
+    try:
+        with tempfile.TemporaryFile(dir=existing):
+            pass
+    except OSError as error:
+        raise RunError(f"{flag} {path}: cannot write in {existing} ({error})") from None
 
 
 def check_out_dir(out: Path, *, must_be_empty: bool) -> None:
@@ -148,7 +172,7 @@ def read_run_config(run_dir: Path) -> tuple[Any, dict]:
     """
     path = run_dir / "config.json"
     if not run_dir.is_dir():
-        raise RunError(f"--resume {run_dir}: no such run folder")
+        raise RunError(f"{run_dir}: no such run folder")
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -157,6 +181,8 @@ def read_run_config(run_dir: Path) -> tuple[Any, dict]:
         ) from None
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise RunError(f"{path} is corrupted (not valid JSON: {error})") from None
+    except OSError as error:
+        raise RunError(f"cannot read {path}: {error}") from None
     try:
         config = checkpoint.config_from_dict(data)
     except (ValueError, TypeError) as error:
@@ -250,8 +276,7 @@ def _recover(
     except (OSError, ValueError) as error:
         raise RunError(f"cannot read the checkpoint {path}: {error}") from None
     raise RunError(
-        f"{path} is missing and no copy beside it is intact (a save was "
-        "interrupted); start a new run instead"
+        f"{path} is missing and no copy beside it is intact (a save was interrupted)"
     )
 
 
@@ -291,7 +316,7 @@ def load_checkpoint(
     if not source.exists():
         raise RunError(
             f"{run_dir} has no checkpoint (checkpoint/ is missing: the run stopped "
-            "before its first checkpoint); start a new run instead"
+            "before its first checkpoint)"
         )
     try:
         state, saved_config = checkpoint.load(

@@ -13,6 +13,7 @@ gymnasium is imported inside the functions (it is a gymnax dependency).
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -185,7 +186,8 @@ def save_gif(
     500-step CartPole episode well under a megabyte.
 
     Args:
-      path: the GIF to write (its folder is created).
+      path: the GIF to write (its folder is created; written to a hidden
+        sibling first and renamed, so a failed write leaves no partial GIF).
       frames: RGB frames (:func:`gymnasium_frames`).
       fps: environment steps per second of playback.
       every: keep every ``every``-th frame.
@@ -200,12 +202,18 @@ def save_gif(
     palette = images[0].quantize(colors=32, method=Image.Quantize.MEDIANCUT)
     images = [im.quantize(palette=palette, dither=Image.Dither.NONE) for im in images]
     path.parent.mkdir(parents=True, exist_ok=True)
-    images[0].save(
-        path,
-        save_all=True,
-        append_images=images[1:],
-        duration=round(1000 * every / fps),
-        loop=0,
-        optimize=True,
-    )
+    tmp = path.with_name(f".{path.name}.partial")  # renamed once complete
+    try:
+        images[0].save(
+            tmp,
+            format="GIF",
+            save_all=True,
+            append_images=images[1:],
+            duration=round(1000 * every / fps),
+            loop=0,
+            optimize=True,
+        )
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
     return path

@@ -12,6 +12,8 @@ import dataclasses
 import math
 from typing import Any, Literal
 
+from jaxpg.memory import INT32_MAX
+
 __all__ = ["FIXED_ON_RESUME", "RunError", "RunOptions", "RunOutcome"]
 
 # Run options that change the numbers a run produces: a resumed run must keep them.
@@ -23,17 +25,16 @@ class RunError(Exception):
 
 
 def _check_integer(
-    options: Any, name: str, minimum: int, maximum: int | None = None
+    options: Any, name: str, minimum: int, maximum: int = INT32_MAX + 1
 ) -> None:
-    """ValueError naming the flag unless ``options.<name>`` is an int in range."""
+    """ValueError naming the flag unless ``options.<name>`` is an int in
+    ``[minimum, maximum)`` (counts end up in int32)."""
     value = getattr(options, name)
     ok = isinstance(value, int) and not isinstance(value, bool)
-    ok = ok and value >= minimum and (maximum is None or value < maximum)
-    if not ok:
-        upper = f" and < {maximum}" if maximum is not None else ""
+    if not (ok and minimum <= value < maximum):
         raise ValueError(
-            f"--{name.replace('_', '-')} must be an integer >= {minimum}"
-            f"{upper}; got {value!r}"
+            f"--{name.replace('_', '-')} must be an integer >= {minimum} and < "
+            f"{maximum}; got {value!r}"
         )
 
 
@@ -77,9 +78,15 @@ class RunOptions:
         _check_integer(self, "eval_every", 0)
         _check_integer(self, "eval_episodes", 1)
         _check_integer(self, "checkpoint_every", 0)
-        if self.stop_at_return is not None and not math.isfinite(self.stop_at_return):
+        target = self.stop_at_return
+        number = isinstance(target, (int, float)) and not isinstance(target, bool)
+        if target is not None and not (number and math.isfinite(target)):
             raise ValueError(
-                f"--stop-at-return must be a finite number; got {self.stop_at_return}"
+                f"--stop-at-return must be a finite number (or None); got {target!r}"
+            )
+        if not isinstance(self.tensorboard, bool):
+            raise ValueError(
+                f"--tensorboard must be True or False; got {self.tensorboard!r}"
             )
         if self.stop_at_return is not None and self.eval_every == 0:
             raise ValueError(

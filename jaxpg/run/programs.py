@@ -11,6 +11,7 @@ names everything that defines them.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -19,10 +20,11 @@ import jax.numpy as jnp
 
 from jaxpg import distributed
 from jaxpg.envs import encode_env, make_env
-from jaxpg.evaluate import episode_returns
+from jaxpg.evaluate import check_evaluation_memory, episode_returns
 from jaxpg.policy import make_policy
+from jaxpg.run.flags import flag_message
 from jaxpg.run.options import RunError, RunOptions
-from jaxpg.train import make_trainer
+from jaxpg.train import build, check_memory, make_trainer
 
 __all__ = [
     "Compiled",
@@ -84,6 +86,26 @@ class Compiled(NamedTuple):
     state: Any  # the TrainState the run starts from
 
 
+def _mesh_sharding(config: Any, options: RunOptions, trainer: Any, mesh: Any) -> Any:
+    """The env-axis sharding over ``mesh`` (None without one), after its checks."""
+    if mesh is None:
+        return None
+    if options.seeds > 1:
+        raise RunError(
+            f"--seeds {options.seeds} with --devices {mesh.size}: seeds are not "
+            "split over devices by train.py; use --devices 1 with --seeds, or "
+            "scripts/train_distributed.py --num-seeds "
+            f"{options.seeds} (jaxpg.distributed.make_seed_train)"
+        )
+    try:
+        distributed.check_divisible(config.num_envs, mesh.size)
+    except ValueError as error:
+        raise RunError(f"--num-envs: {error}") from None
+    if trainer is not None:
+        raise ValueError("train_run: pass either trainer= or mesh=, not both")
+    return distributed.batch_sharding(mesh)
+
+
 def build_parts(config: Any, options: RunOptions, given: Parts, mesh: Any) -> Parts:
     """The trainer, environment and policy of a run.
 
@@ -103,22 +125,7 @@ def build_parts(config: Any, options: RunOptions, given: Parts, mesh: Any) -> Pa
         take).
     """
     trainer, env, env_params, policy = given
-    sharding = None
-    if mesh is not None:
-        if options.seeds > 1:
-            raise RunError(
-                f"--seeds {options.seeds} with --devices {mesh.size}: seeds are not "
-                "split over devices by train.py; use --devices 1 with --seeds, or "
-                "scripts/train_distributed.py --num-seeds "
-                f"{options.seeds} (jaxpg.distributed.make_seed_train)"
-            )
-        try:
-            distributed.check_divisible(config.num_envs, mesh.size)
-        except ValueError as error:
-            raise RunError(f"--num-envs: {error}") from None
-        if trainer is not None:
-            raise ValueError("train_run: pass either trainer= or mesh=, not both")
-        sharding = distributed.batch_sharding(mesh)
+    sharding = _mesh_sharding(config, options, trainer, mesh)
     try:
         if env is None:
             if config.env_id is None:
@@ -126,12 +133,32 @@ def build_parts(config: Any, options: RunOptions, given: Parts, mesh: Any) -> Pa
             env, env_params = make_env(config.env_id)
         if trainer is None:
             trainer = make_trainer(config, env, env_params, policy, sharding=sharding)
+            if options.seeds > 1:  # the seeds' states side by side
+                built = build(config, env, env_params, policy, None)
+                check_memory(
+                    config, built, copies=options.seeds, copies_field="--seeds"
+                )
         if policy is None:
             policy = make_policy(config, env, env_params)
     except (ValueError, TypeError) as error:
-        raise RunError(f"--env-id {config.env_id}: {error}") from None
+        names = [f.name for f in dataclasses.fields(config)]
+        message = flag_message(str(error), names)
+        if message == str(error):
+            message = f"--env-id {config.env_id}: {error}"
+        raise RunError(message) from None
     if env_params is None:
         env_params = encode_env(env).default_params
+    try:
+        check_evaluation_memory(
+            env,
+            env_params,
+            options.eval_episodes,
+            options.seeds,
+            "--eval-episodes",
+            "--seeds",
+        )
+    except ValueError as error:
+        raise RunError(str(error)) from None
     return Parts(trainer, env, env_params, policy)
 
 
