@@ -3,14 +3,17 @@
 ``solve(key)`` is one jittable pure function: a ``lax.while_loop`` over chunks of
 ``eval_every`` updates (the same update ``make_train`` runs, traced once), each
 followed by a greedy evaluation of ``eval_episodes`` complete episodes inside the
-same compiled call. It stops at the first evaluation whose mean undiscounted
-return is ``>= threshold``, or after ``config.num_updates`` updates.
+same compiled call. An evaluation whose mean undiscounted return is
+``>= threshold`` is confirmed by a second, independent one (fresh episodes) of the
+same parameters; ``solve`` stops at the first point where both pass, or after
+``config.num_updates`` updates.
 """
 
 from __future__ import annotations
 
 import functools
 import math
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import jax
@@ -18,12 +21,15 @@ import jax.numpy as jnp
 
 from jaxpg import policy as pol
 from jaxpg.rollout import episode_statistics, episodic_rollout
-from jaxpg.state import HParams, TrainState
+from jaxpg.state import HParams, Trainer, TrainState
 from jaxpg.train import build, make_trainer
 
 # Evaluation keys are derived with ``fold_in(key, _EVAL_STREAM)``, so ``solve(key)``
-# trains with exactly the keys ``train(key)`` uses.
+# trains with exactly the keys ``train(key)`` uses. After ``done`` updates the
+# evaluation plays with ``fold_in(key_eval, done)`` and its confirmation with
+# ``fold_in(fold_in(key_eval, done), _CONFIRM_STREAM)``.
 _EVAL_STREAM = 0x45564C  # "EVL"
+_CONFIRM_STREAM = 0x434E46  # "CNF"
 
 
 class SolveResult(NamedTuple):
@@ -33,13 +39,16 @@ class SolveResult(NamedTuple):
     state: TrainState  # the final train state (resume from it)
     updates_used: jax.Array  # [] int32: updates done before stopping
     eval_return: jax.Array  # [] float32: mean return of the last greedy evaluation
-    solved: jax.Array  # [] bool: eval_return >= threshold
+    solved: jax.Array  # [] bool: eval_return (and confirm_return) >= threshold
+    # [] float32: mean return of the confirming evaluation of the same params,
+    # played with a fresh key; -inf where none was played (the last evaluation
+    # did not pass, or confirm=False).
+    confirm_return: jax.Array
 
 
 class _Loop(NamedTuple):
     state: TrainState
-    eval_return: jax.Array  # [] float32: the last evaluation (-inf before any)
-    evals: jax.Array  # [] int32: evaluations done
+    returns: jax.Array  # [2] float32: the last evaluation, its confirmation (-inf)
 
 
 def make_solve(
@@ -52,19 +61,25 @@ def make_solve(
     threshold: float = 475.0,
     eval_every: int = 1,
     eval_episodes: int = 100,
+    confirm: bool = True,
 ):
     """A pure ``solve(key, hparams=None) → SolveResult`` for ``config``.
 
     Trains as ``make_train(config, ...)`` does (the same key gives the same
     parameters after the same number of updates) and, after every ``eval_every``
     updates, plays ``eval_episodes`` complete greedy episodes (the policy's mode)
-    with the current parameters. It stops at the first evaluation whose mean
-    undiscounted return is ``>= threshold``, or when ``config.num_updates`` updates
-    are done (the last chunk is shortened; the final parameters are evaluated).
+    with the current parameters. An evaluation whose mean undiscounted return is
+    ``>= threshold`` is followed at once by a confirming evaluation of the same
+    parameters: ``eval_episodes`` further greedy episodes with a fresh key (from
+    the evaluation stream, so training keys are untouched). ``solve`` stops when
+    both pass (``solved``); when the confirmation fails, training goes on. A pass
+    by luck (a few favourable initial states) so does not end the run. It also
+    stops when ``config.num_updates`` updates are done (the last chunk is
+    shortened; the final parameters are evaluated).
     Everything runs in one compiled function: jit it, or vmap it over keys. On
     CPU a solve is short and compilation dominates a cold start:
     ``jaxpg.jit(solve, fast_compile=True)`` compiles it ≈ 2.5× faster than
-    ``jax.jit`` for a slower run (docs/benchmarks.md).
+    ``jax.jit`` for a slower run, rounded differently (docs/benchmarks.md).
 
     Args:
       config: an algorithm config (e.g. :class:`jaxpg.ReinforceConfig`).
@@ -73,15 +88,19 @@ def make_solve(
         475).
       eval_every: updates between evaluations (an integer >= 1).
       eval_episodes: greedy episodes per evaluation (an integer >= 1).
+      confirm: confirm a passing evaluation with a second one (the default).
+        ``False`` stops at the first evaluation ``>= threshold`` (what
+        ``make_solve`` did before; ``confirm_return`` stays -inf), for
+        comparisons (``scripts/solve_reliability.py``).
 
     Returns:
       ``solve(key, hparams=None)``; its :class:`SolveResult` holds the evaluated
-      params, the final state, ``updates_used``, the last ``eval_return`` and
-      ``solved``.
+      params, the final state, ``updates_used``, the last ``eval_return``,
+      ``solved`` and the ``confirm_return`` of the last evaluation.
 
     Raises:
       ValueError: for a non-integer or non-positive ``eval_every`` or
-        ``eval_episodes``, or a non-finite ``threshold``.
+        ``eval_episodes``, a non-finite ``threshold`` or a non-bool ``confirm``.
 
     >>> import jax, jaxpg
     >>> config = jaxpg.ReinforceConfig(num_envs=4, num_updates=2)
@@ -89,11 +108,8 @@ def make_solve(
     >>> int(jax.jit(solve)(jax.random.key(0)).updates_used) <= 2
     True
     """
-    _check_solve_args(threshold, eval_every, eval_episodes)
+    _check_solve_args(threshold, eval_every, eval_episodes, confirm)
     env, env_params, policy, value = build(config, env, env_params, policy, value)
-    trainer = make_trainer(config, env, env_params, policy, value)
-    budget = config.num_updates
-
     evaluate = functools.partial(
         _greedy_return,
         policy,
@@ -102,41 +118,93 @@ def make_solve(
         eval_episodes,
         getattr(config, "rollout_chunk", 32),
     )
+    plan = _Plan(
+        trainer=make_trainer(config, env, env_params, policy, value),
+        evaluate=evaluate,
+        budget=config.num_updates,
+        eval_every=eval_every,
+        threshold=threshold,
+        confirm=confirm,
+    )
+    return functools.partial(_solve, plan)
 
-    def solve(key: jax.Array, hparams: HParams | None = None) -> SolveResult:
-        key_eval = jax.random.fold_in(key, _EVAL_STREAM)
-        state = trainer.init(key, hparams)
-        start = state.step
 
-        def body(loop: _Loop) -> _Loop:
-            state, _ = trainer.run(loop.state, 1)
-            done = state.step - start
-            due = (done % eval_every == 0) | (done >= budget)
-            ret = jax.lax.cond(
-                due,
-                lambda: evaluate(jax.random.fold_in(key_eval, done), state.params),
-                lambda: loop.eval_return,
-            )
-            return _Loop(state, ret, loop.evals + due.astype(jnp.int32))
+class _Plan(NamedTuple):
+    """What :func:`_solve` closes over (static: Python values and functions)."""
 
-        def cond(loop: _Loop) -> jax.Array:
-            return (loop.state.step - start < budget) & (loop.eval_return < threshold)
+    trainer: Trainer
+    evaluate: Callable[[jax.Array, dict], jax.Array]  # (key, params) -> [] mean
+    budget: int
+    eval_every: int
+    threshold: float
+    confirm: bool
 
-        init = _Loop(state, jnp.float32(-jnp.inf), jnp.int32(0))
-        loop = jax.lax.while_loop(cond, body, init)
-        return SolveResult(
-            params=loop.state.params,
-            state=loop.state,
-            updates_used=loop.state.step - start,
-            eval_return=loop.eval_return,
-            solved=loop.eval_return >= threshold,
+
+def _passed(plan: _Plan, returns: jax.Array) -> jax.Array:
+    """[] bool: the evaluation passed, and so did its confirmation if asked for."""
+    return jnp.all(returns[: 2 if plan.confirm else 1] >= plan.threshold)
+
+
+def _evaluations(plan: _Plan, key: jax.Array, params: dict) -> jax.Array:
+    """``[2]``: the evaluation with ``key``, then (only if it passed, and if
+    ``plan.confirm``) its confirmation with ``fold_in(key, _CONFIRM_STREAM)``;
+    -inf for one not played. One traced rollout in a while loop: under ``vmap`` it
+    runs twice only when some seed passed."""
+    keys = jnp.stack([key, jax.random.fold_in(key, _CONFIRM_STREAM)])
+
+    def body(c: tuple[jax.Array, jax.Array]) -> tuple[jax.Array, jax.Array]:
+        i, returns = c
+        return i + 1, returns.at[i].set(plan.evaluate(keys[i], params))
+
+    def cond(c: tuple[jax.Array, jax.Array]) -> jax.Array:
+        i, returns = c
+        again = plan.confirm & (i == 1) & (returns[0] >= plan.threshold)
+        return (i == 0) | again
+
+    init = (jnp.int32(0), jnp.full((2,), -jnp.inf, jnp.float32))
+    return jax.lax.while_loop(cond, body, init)[1]
+
+
+def _solve(plan: _Plan, key: jax.Array, hparams: HParams | None = None) -> SolveResult:
+    """``solve(key, hparams)`` of :func:`make_solve`: one ``lax.while_loop``."""
+    key_eval = jax.random.fold_in(key, _EVAL_STREAM)
+    state = plan.trainer.init(key, hparams)
+    start = state.step
+
+    def body(loop: _Loop) -> _Loop:
+        state, _ = plan.trainer.run(loop.state, 1)
+        done = state.step - start
+        due = (done % plan.eval_every == 0) | (done >= plan.budget)
+        returns = jax.lax.cond(
+            due,
+            lambda: _evaluations(
+                plan, jax.random.fold_in(key_eval, done), state.params
+            ),
+            lambda: loop.returns,
         )
+        return _Loop(state, returns)
 
-    return solve
+    def cond(loop: _Loop) -> jax.Array:
+        return (loop.state.step - start < plan.budget) & ~_passed(plan, loop.returns)
+
+    init = _Loop(state, jnp.full((2,), -jnp.inf, jnp.float32))
+    loop = jax.lax.while_loop(cond, body, init)
+    return SolveResult(
+        params=loop.state.params,
+        state=loop.state,
+        updates_used=loop.state.step - start,
+        eval_return=loop.returns[0],
+        solved=_passed(plan, loop.returns),
+        confirm_return=loop.returns[1],
+    )
 
 
-def _check_solve_args(threshold: Any, eval_every: Any, eval_episodes: Any) -> None:
+def _check_solve_args(
+    threshold: Any, eval_every: Any, eval_episodes: Any, confirm: Any
+) -> None:
     """``ValueError`` naming the argument, before anything is built."""
+    if not isinstance(confirm, bool):
+        raise ValueError(f"confirm must be True or False; got {confirm!r}")
     for name, v in (("eval_every", eval_every), ("eval_episodes", eval_episodes)):
         if isinstance(v, bool) or not isinstance(v, int) or v < 1:
             raise ValueError(f"{name} must be an integer >= 1; got {v!r}")

@@ -71,15 +71,9 @@ def drift(
     params: dict[str, list] = {}
     returns: dict[str, list] = {}
     for label, compile_ in METHODS.items():
-        run = compile_(trainer.run)
-        state, done = start, 0
-        params[label], returns[label] = [], []
-        for target in checkpoints:
-            while done < target:
-                state, metrics = run(state, chunk)
-                done += chunk
-            params[label].append([np.asarray(p) for p in jax.tree.leaves(state.params)])
-            returns[label].append(float(metrics["episode_return"][-1]))
+        params[label], returns[label] = _train_to(
+            compile_(trainer.run), start, checkpoints
+        )
     reference = params["jax.jit"]
     methods = {}
     for label in METHODS:
@@ -96,6 +90,20 @@ def drift(
         "checkpoints": list(checkpoints),
         "methods": methods,
     }
+
+
+def _train_to(run: Any, state: Any, checkpoints: Sequence[int]) -> tuple[list, list]:
+    """Runs ``run(state, checkpoints[0])`` up to each checkpoint: the parameter
+    leaves (numpy) and the last update's training return at each."""
+    chunk, done = checkpoints[0], 0
+    params, returns = [], []
+    for target in checkpoints:
+        while done < target:
+            state, metrics = run(state, chunk)
+            done += chunk
+        params.append([np.asarray(p) for p in jax.tree.leaves(state.params)])
+        returns.append(float(metrics["episode_return"][-1]))
+    return params, returns
 
 
 def _row(updates: int, ref: list, got: list, episode_return: float) -> dict:
