@@ -62,6 +62,16 @@ def _json_value(value: Any) -> Any:
 def config_to_dict(config: Any) -> dict:
     """``{"class": name, "fields": {...}}``: a JSON-ready description of a config.
 
+    Args:
+      config: a registered algorithm's config dataclass.
+
+    Returns:
+      The dict: its class name and every field (tuples as lists, infinities as
+      strings).
+
+    Raises:
+      TypeError: ``config`` is not a config dataclass instance.
+
     >>> import jaxpg
     >>> config_to_dict(jaxpg.ReinforceConfig())["fields"]["max_grad_norm"]
     'inf'
@@ -89,6 +99,12 @@ def _field_value(field: dataclasses.Field, value: Any) -> Any:
 
 def config_from_dict(data: dict) -> Any:
     """The config described by :func:`config_to_dict`'s output (validated).
+
+    Args:
+      data: ``{"class": name, "fields": {...}}``.
+
+    Returns:
+      The config (its ``__post_init__`` validates the values).
 
     Raises:
       ValueError: for an unknown class, unknown fields or invalid values.
