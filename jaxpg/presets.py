@@ -222,6 +222,7 @@ def tuned_config(algorithm: str, env_id: str, **overrides: Any) -> Any:
         (the message lists those with one), an unknown field, or a value the
         config rejects (its own message, naming the field).
 
+    >>> from jaxpg.algorithms.reinforce import ReinforceConfig
     >>> tuned_config("reinforce", "CartPole-v1") == ReinforceConfig()
     True
     """
