@@ -32,6 +32,13 @@ def _json_value(value: Any) -> Any:
 def config_to_dict(config: Any) -> dict:
     """``{"class": name, "fields": {...}}``: a JSON-ready description of a config.
 
+    Args:
+      config: a registered algorithm's config dataclass.
+
+    Returns:
+      The class name and every field, tuples as lists and non-finite floats as
+      strings (strict JSON).
+
     >>> import jaxpg
     >>> config_to_dict(jaxpg.ReinforceConfig())["fields"]["max_grad_norm"]
     'inf'
@@ -59,6 +66,12 @@ def _field_value(field: dataclasses.Field, value: Any) -> Any:
 
 def config_from_dict(data: dict) -> Any:
     """The config described by :func:`config_to_dict`'s output (validated).
+
+    Args:
+      data: ``{"class": name, "fields": {...}}`` as read from ``config.json``.
+
+    Returns:
+      The config object of the registered algorithm whose config class is named.
 
     Raises:
       ValueError: for an unknown class, unknown fields or invalid values.

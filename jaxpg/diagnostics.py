@@ -101,6 +101,17 @@ def make_gradient_diagnostics(
     jittable and vmappable over keys; its stats' mean equals
     :func:`jaxpg.estimate_gradient` with the same key (policy part).
 
+    Args:
+      config: a :class:`jaxpg.ReinforceConfig` (episodic batches; other configs
+        are a ``ValueError``).
+      env, env_params, policy, value: as in :func:`jaxpg.make_train`.
+
+    Returns:
+      ``diagnose(key, params, hparams=None, reference=None)``: ``params`` the
+      full ``{"policy", "value"}`` dict, ``reference`` a policy-params pytree
+      (or a full params dict) to compare with, or None; it returns a
+      :class:`Diagnosis` whose ``stats`` are :class:`GradientStats`.
+
     >>> import jax, jaxpg
     >>> config = jaxpg.ReinforceConfig(num_envs=4, hidden_sizes=(8,))
     >>> diagnose = make_gradient_diagnostics(config)

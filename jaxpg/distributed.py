@@ -96,6 +96,14 @@ def make_trainer(
     (:func:`state_shardings`): parameters replicated, carried environments split.
     ``run`` compiles once per chunk length ``n``.
 
+    Args:
+      config, env, env_params, policy, value: as in :func:`jaxpg.make_trainer`.
+      mesh: a 1-D device mesh for the env axis (:func:`make_mesh`); None: every
+        device.
+
+    Returns:
+      A :class:`jaxpg.Trainer` of jitted functions.
+
     Raises:
       ValueError: ``config.num_envs`` is not divisible by the mesh's device count
         (before anything is compiled).
@@ -135,6 +143,14 @@ def make_train(
     per-environment state, which stays split. With a mesh of one device it is the
     single-device program.
 
+    Args:
+      config, env, env_params, policy, value: as in :func:`jaxpg.make_train`.
+      mesh: a 1-D device mesh for the env axis; None: every device.
+
+    Returns:
+      The jitted ``train``; its :class:`jaxpg.TrainResult` has ``metrics`` of
+      shape ``[num_updates]``.
+
     Raises:
       ValueError: ``config.num_envs`` is not divisible by the device count.
     """
@@ -167,6 +183,15 @@ def make_seed_train(
     device runs S/D independent seeds, and every output has the leading seed axis,
     split the same way. No communication: seeds are independent.
 
+    Args:
+      config, env, env_params, policy, value: as in :func:`jaxpg.make_train`.
+      mesh: a 1-D device mesh for the seed axis; None: every device.
+
+    Returns:
+      ``train(keys)``: ``[S]`` keys to a :class:`jaxpg.TrainResult` whose leaves
+      have a leading axis S (metrics ``[S, num_updates]``); a ``ValueError``
+      when the device count does not divide S.
+
     >>> import jax, jaxpg
     >>> from jaxpg import distributed
     >>> config = jaxpg.ReinforceConfig(num_envs=4, num_updates=2)
@@ -194,10 +219,10 @@ def make_seed_train(
 class ProcessInfo:
     """Where this process stands in a (possibly) multi-process run."""
 
-    process_id: int
-    num_processes: int
-    local_devices: int
-    global_devices: int
+    process_id: int  # this process's index, 0 .. num_processes - 1
+    num_processes: int  # processes in the run (1: single-process)
+    local_devices: int  # devices this process drives
+    global_devices: int  # devices of all processes
 
 
 def _env_int(name: str) -> int | None:
@@ -282,7 +307,11 @@ def initialize(
 
 
 def process_info() -> ProcessInfo:
-    """This process's index, the process count and the local/global device counts."""
+    """This process's index, the process count and the local/global device counts.
+
+    Returns:
+      A :class:`ProcessInfo`.
+    """
     return ProcessInfo(
         process_id=jax.process_index(),
         num_processes=jax.process_count(),
@@ -292,7 +321,11 @@ def process_info() -> ProcessInfo:
 
 
 def is_primary() -> bool:
-    """True in process 0: the one that writes logs."""
+    """True in process 0: the one that writes logs.
+
+    Returns:
+      ``jax.process_index() == 0``.
+    """
     return jax.process_index() == 0
 
 

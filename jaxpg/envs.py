@@ -47,22 +47,46 @@ def _gymnax_ids() -> list[str]:
 
 
 def supported_env_ids() -> list[str]:
-    """Every gymnax id that :func:`make_env` accepts."""
+    """Every gymnax id that :func:`make_env` accepts.
+
+    Returns:
+      gymnax's registered ids, in its order, without :data:`UNSUPPORTED_ENVS`.
+    """
     return [i for i in _gymnax_ids() if i not in UNSUPPORTED_ENVS]
 
 
 def is_discrete(space: Any) -> bool:
-    """Whether ``space`` is a gymnax ``Discrete`` space."""
+    """Whether ``space`` is a gymnax ``Discrete`` space.
+
+    Args:
+      space: a gymnax space (or any object).
+
+    Returns:
+      True for a ``Discrete`` space (it has ``n``).
+    """
     return type(space).__name__ == "Discrete" and hasattr(space, "n")
 
 
 def is_box(space: Any) -> bool:
-    """Whether ``space`` is a gymnax ``Box`` space."""
+    """Whether ``space`` is a gymnax ``Box`` space.
+
+    Args:
+      space: a gymnax space (or any object).
+
+    Returns:
+      True for a ``Box`` space (it has ``low``).
+    """
     return type(space).__name__ == "Box" and hasattr(space, "low")
 
 
 def max_episode_steps(env_params: Any) -> int:
     """The horizon ``env_params.max_steps_in_episode`` as a Python int.
+
+    Args:
+      env_params: a gymnax environment's parameters (concrete, not traced).
+
+    Returns:
+      The horizon, >= 1.
 
     Raises:
       ValueError: when the parameters carry no such (concrete, positive) field.
@@ -183,12 +207,29 @@ class EncodedEnv:
 
 
 def unwrap(env: Any) -> Any:
-    """The environment inside an :class:`EncodedEnv` (``env`` itself otherwise)."""
+    """The environment inside an :class:`EncodedEnv` (``env`` itself otherwise).
+
+    Args:
+      env: an environment, wrapped or not.
+
+    Returns:
+      The raw gymnax environment.
+    """
     return env.env if isinstance(env, EncodedEnv) else env
 
 
 def encode_env(env: Any) -> EncodedEnv:
-    """Wraps ``env`` in :class:`EncodedEnv` unless it is wrapped already."""
+    """Wraps ``env`` in :class:`EncodedEnv` unless it is wrapped already.
+
+    Args:
+      env: a gymnax ``Environment`` or an :class:`EncodedEnv`.
+
+    Returns:
+      The :class:`EncodedEnv` (``env`` itself when it is one).
+
+    Raises:
+      TypeError: ``env`` lacks the gymnax interface.
+    """
     return env if isinstance(env, EncodedEnv) else EncodedEnv(env)
 
 

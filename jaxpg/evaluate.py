@@ -27,6 +27,18 @@ def episode_returns(
     The pure computation behind :func:`evaluate`, for use inside a caller's own
     ``jax.jit``/``jax.vmap`` (no jit of its own). ``env_params`` must be concrete
     (its horizon sizes the rollout).
+
+    Args:
+      key: a PRNG key.
+      policy: the :class:`jaxpg.Policy`.
+      policy_params: its parameters (``params["policy"]``).
+      env: the environment (raw or wrapped).
+      env_params: its parameters (concrete).
+      num_episodes: how many episodes, run in parallel.
+      deterministic: greedy (mode) actions; ``False`` samples.
+
+    Returns:
+      The undiscounted return of each episode, ``[num_episodes]`` float32.
     """
     env = encode_env(env)
     traj = episodic_rollout(
@@ -105,6 +117,12 @@ def evaluate(
       env_params: its parameters (defaults otherwise).
       num_episodes: how many episodes, run in parallel.
       deterministic: greedy (mode) actions; ``False`` samples from the policy.
+
+    Returns:
+      The undiscounted return of each episode, ``[num_episodes]`` float32.
+
+    Raises:
+      ValueError: a ``num_episodes`` that is not an integer >= 1.
 
     Jitted internally (cached per policy, environment and episode count); it can
     also be called inside ``jax.jit`` or ``jax.vmap``.

@@ -20,6 +20,11 @@ def write_atomic(path: str | os.PathLike, text: str, *, fsync: bool = False) -> 
     """Writes ``text`` (UTF-8) to a hidden sibling, then renames it over ``path``.
 
     The parent folder is created when missing.
+
+    Args:
+      path: the destination.
+      text: the whole new content.
+      fsync: flush the data to disk before the rename.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -64,6 +69,16 @@ def replace_section(
     The text from ``begin`` to ``end`` in ``path`` is replaced; a page without both
     markers gets the section appended; a missing page is ``new_page`` + section.
     The rest of the page is kept byte for byte.
+
+    Args:
+      path: the page (e.g. ``docs/benchmarks.md``).
+      begin: the opening marker (e.g. ``"<!-- name:begin -->"``).
+      end: the closing marker.
+      section: the new text, from ``begin`` to ``end``.
+      new_page: what a missing page starts with.
+
+    Raises:
+      ValueError: ``section`` does not run from ``begin`` to ``end``.
     """
     if not (section.startswith(begin) and section.rstrip("\n").endswith(end)):
         raise ValueError(f"the section must run from {begin!r} to {end!r}")

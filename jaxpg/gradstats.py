@@ -49,6 +49,13 @@ def flat_rows(grads: Any) -> jax.Array:
 def cosine_similarity(a: Any, b: Any) -> jax.Array:
     """``a·b / (‖a‖ ‖b‖)`` of two pytrees of the same structure (NaN if one is 0).
 
+    Args:
+      a: a pytree of arrays (e.g. a gradient).
+      b: a pytree of the same structure and shapes.
+
+    Returns:
+      The cosine of the flattened pytrees, a scalar.
+
     >>> float(cosine_similarity({"w": jnp.array([1.0, 0.0])}, {"w": jnp.array([1.0, 1.0])}))
     0.7071067...
     """
@@ -117,6 +124,9 @@ def samples_for_cosine(
       num_samples: when ``mean`` is itself an average of this many terms, its
         squared norm overstates ‖m‖² by ``variance / num_samples``, which is
         removed.
+
+    Returns:
+      n, a scalar (``inf`` when no batch size reaches ``target``).
 
     >>> r = {"w": jnp.array([1.0, 0.0])}
     >>> round(float(samples_for_cosine(r, jnp.float32(1.0), r, 0.9)), 3)

@@ -60,7 +60,17 @@ def _select(mask: jax.Array, x: jax.Array) -> jax.Array:
 
 
 def masked_sum(x: jax.Array, mask: jax.Array) -> jax.Array:
-    """``Σ mask · x``; entries where ``mask`` is 0 count 0 even if not finite."""
+    """``Σ mask · x``: a masked sum over every axis.
+
+    Entries where ``mask`` is 0 count 0 even if they are not finite (a select).
+
+    Args:
+      x: values, any shape (e.g. ``[T, N]``).
+      mask: 1 where ``x`` counts, 0 elsewhere; the shape of ``x``.
+
+    Returns:
+      The scalar sum.
+    """
     mask = mask.astype(x.dtype)
     return (_select(mask, x) * mask).sum()
 
@@ -71,6 +81,16 @@ def value_loss(
     """``½ Σ mask · (V − stop_gradient(target))² / count``: the critic's regression.
 
     Entries where ``mask`` is 0 count 0, also in the gradient, whatever their values.
+
+    Args:
+      values: the critic's ``V(s_t)``, e.g. ``[T, N]``.
+      targets: the regression targets (no gradient flows into them), the shape of
+        ``values``.
+      mask: 1 for real steps, 0 for padding; the shape of ``values``.
+      count: the divisor, a scalar (e.g. the number of real steps).
+
+    Returns:
+      The scalar loss.
     """
     err = _select(mask, values - jax.lax.stop_gradient(targets))
     return 0.5 * masked_sum(err**2, mask) / count
@@ -85,6 +105,17 @@ def clipped_surrogate(
     """PPO's clipped surrogate, negated and averaged over samples.
 
     ``−mean(min(ρ A, clip(ρ, 1 − ε, 1 + ε) A))`` with ``ρ = exp(log π − log π_old)``.
+
+    Args:
+      log_probs: ``log π_θ(a | s)`` of the current parameters, any shape (e.g.
+        ``[B]`` samples of a minibatch).
+      old_log_probs: ``log π_old(a | s)`` from the rollout (no gradient), the same
+        shape.
+      advantages: ``A`` (no gradient), the same shape.
+      clip_eps: ε, a scalar.
+
+    Returns:
+      The scalar loss (the mean over every entry).
 
     References:
       Schulman et al., 2017, Proximal Policy Optimization Algorithms.

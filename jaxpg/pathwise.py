@@ -60,6 +60,15 @@ __all__ = [
 def differentiable_env(env_id_or_env: Any, **kwargs: Any) -> tuple[Any, Any]:
     """``jaxpg.make_env`` of a gymnax environment whose transitions keep gradients.
 
+    Args:
+      env_id_or_env: a gymnax id (e.g. ``"MountainCarContinuous-v0"``) or a gymnax
+        environment (or jaxpg's wrapper of one).
+      **kwargs: passed to ``gymnax.make`` with an id.
+
+    Returns:
+      ``(env, env_params)`` as from :func:`jaxpg.make_env`, the environment built
+      with ``with_transition_gradients()``.
+
     Raises:
       ValueError: when gymnax does not implement differentiable transitions for it.
     """
@@ -88,6 +97,15 @@ def linear_gaussian_policy(
     nonlinearity would only add noise. ``linear_gaussian_policy([0.0, 15.0],
     log_std=-0.5)`` pushes MountainCarContinuous along its velocity and reaches
     the goal in many episodes.
+
+    Args:
+      weights: ``w``, ``[obs_dim]``.
+      bias: ``b``, a scalar.
+      log_std: the log standard deviation, a scalar (state-independent).
+
+    Returns:
+      A :class:`jaxpg.Policy` whose ``apply`` returns ``(mean, log_std)``, each
+      ``[..., 1]``.
     """
     start = {
         "w": jnp.asarray(weights, jnp.float32),
@@ -164,6 +182,18 @@ def differentiable_rollout(
     ``policy_params`` when ``env`` keeps transition gradients. Episode i uses
     ``split(key, N)[i]``, so :func:`pathwise_gradients` with the same key
     differentiates exactly these episodes.
+
+    Args:
+      key: a PRNG key.
+      policy: the :class:`jaxpg.Policy`.
+      policy_params: its parameters.
+      env: the environment (from :func:`differentiable_env` for gradients).
+      env_params: its parameters.
+      num_envs: N, the number of episodes.
+      horizon: H, the steps of each episode (cut there).
+
+    Returns:
+      A :class:`jaxpg.Trajectory` with ``[H, N]`` fields (``value`` zeros).
     """
     env = encode_env(env)
     keys = jax.random.split(key, num_envs)
@@ -213,6 +243,15 @@ def pathwise_gradients(
     Their mean is the pathwise estimate of ∇J_H; feed them to
     :func:`jaxpg.diagnostics.gradient_statistics` for variance and SNR.
 
+    Args:
+      key, policy, policy_params, env, env_params, num_envs, horizon: as in
+        :func:`differentiable_rollout` (the same episodes for the same key).
+      gamma: γ of the objective ``Σ_{t<H} γ^t r_t``.
+
+    Returns:
+      A pytree shaped like ``policy_params`` with a leading axis N: episode i's
+      gradient.
+
     Raises:
       ValueError: when ``env`` detaches its transitions (gymnax's default).
     """
@@ -245,6 +284,16 @@ def score_function_gradients(
     with γ^t weighting: unbiased for J_H with any γ), ``b`` from ``baseline``
     (``"none"`` or ``"mean"``, leave-one-out). Same key → same episodes as
     :func:`pathwise_gradients`. Works with any environment (no model gradients).
+
+    Args:
+      key, policy, policy_params, env, env_params, num_envs, horizon: as in
+        :func:`differentiable_rollout`.
+      gamma: γ of the objective.
+      baseline: ``"none"`` or ``"mean"`` (the leave-one-out mean).
+
+    Returns:
+      A pytree shaped like ``policy_params`` with a leading axis N: episode i's
+      term ``g_i``.
     """
     traj = jax.lax.stop_gradient(
         differentiable_rollout(

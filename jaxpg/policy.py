@@ -23,12 +23,28 @@ from jaxpg.normalization import normalize_observations
 
 
 def is_gaussian(output: PolicyOutput) -> bool:
-    """Whether a policy output is a ``(mean, log_std)`` pair."""
+    """Whether a policy output is a ``(mean, log_std)`` pair.
+
+    Args:
+      output: what a policy's ``apply`` returned.
+
+    Returns:
+      True for a diagonal Gaussian's pair, False for categorical logits.
+    """
     return isinstance(output, (tuple, list))
 
 
 def sample(key: jax.Array, output: PolicyOutput) -> jax.Array:
-    """Draws one action per leading index of ``output``."""
+    """Draws one action per leading index of ``output``.
+
+    Args:
+      key: a PRNG key.
+      output: logits ``[..., A]`` or a ``(mean, log_std)`` pair of ``[..., A]``.
+
+    Returns:
+      Actions: int ``[...]`` (categorical) or float ``[..., A]`` (Gaussian,
+      unclipped).
+    """
     if is_gaussian(output):
         mean, log_std = output
         return mean + jnp.exp(log_std) * jax.random.normal(key, mean.shape, mean.dtype)
@@ -36,7 +52,14 @@ def sample(key: jax.Array, output: PolicyOutput) -> jax.Array:
 
 
 def mode(output: PolicyOutput) -> jax.Array:
-    """The most likely action: the arg-max logit, or the Gaussian mean."""
+    """The most likely action: the arg-max logit, or the Gaussian mean.
+
+    Args:
+      output: logits ``[..., A]`` or a ``(mean, log_std)`` pair of ``[..., A]``.
+
+    Returns:
+      Actions: int ``[...]`` or float ``[..., A]``.
+    """
     if is_gaussian(output):
         return output[0]
     return jnp.argmax(output, axis=-1)
@@ -47,6 +70,13 @@ def log_prob(output: PolicyOutput, action: jax.Array) -> jax.Array:
 
     For a Gaussian this is the density of the unclipped action summed over its
     dimensions.
+
+    Args:
+      output: logits ``[..., A]`` or a ``(mean, log_std)`` pair of ``[..., A]``.
+      action: int ``[...]`` (categorical) or float ``[..., A]`` (Gaussian).
+
+    Returns:
+      ``log π(a | s)``, ``[...]``.
     """
     if is_gaussian(output):
         mean, log_std = output
@@ -58,7 +88,14 @@ def log_prob(output: PolicyOutput, action: jax.Array) -> jax.Array:
 
 
 def entropy(output: PolicyOutput) -> jax.Array:
-    """Entropy of the action distribution (nats), shape the batch shape."""
+    """Entropy of the action distribution (nats), shape the batch shape.
+
+    Args:
+      output: logits ``[..., A]`` or a ``(mean, log_std)`` pair of ``[..., A]``.
+
+    Returns:
+      The entropy, ``[...]``.
+    """
     if is_gaussian(output):
         _, log_std = output
         return (log_std + 0.5 * (1.0 + math.log(2 * math.pi))).sum(-1)
@@ -74,6 +111,15 @@ def act(
     ``params`` is the full parameter dict (``result.params``); ``obs`` must be
     encoded (as the environments from :func:`jaxpg.make_env` return it). The action
     is not clipped: the environment wrapper clips a continuous action.
+
+    Args:
+      policy: the :class:`Policy`.
+      params: the full params dict (``params["policy"]`` is used).
+      obs: an encoded observation, or a batch ``[B, ...]``.
+      key: a PRNG key to sample, or None for the mode.
+
+    Returns:
+      The action (int ``[]`` / ``[B]`` or float ``[A]`` / ``[B, A]``).
     """
     output = policy.apply(params["policy"], obs)
     return mode(output) if key is None else sample(key, output)
@@ -81,7 +127,15 @@ def act(
 
 def example_observation(env: Any, env_params: Any) -> jax.Array:
     """An encoded observation of the right shape and dtype (zeros), built without
-    running the environment."""
+    running the environment.
+
+    Args:
+      env: the environment (wrapped or raw).
+      env_params: its parameters.
+
+    Returns:
+      Zeros shaped like one encoded observation.
+    """
     env = encode_env(env)
     shape = jax.eval_shape(lambda k: env.reset(k, env_params)[0], jax.random.key(0))
     return jnp.zeros(shape.shape, shape.dtype)
@@ -111,6 +165,16 @@ def make_policy(config: Any, env: Any, env_params: Any) -> Policy:
     ``Discrete`` actions get a categorical head (``apply`` returns logits);
     ``Box`` actions get a diagonal Gaussian with a learned state-independent
     log-std (``apply`` returns ``(mean, log_std)``).
+
+    Args:
+      config: an algorithm config (``hidden_sizes``, ``activation``, and where
+        present ``init_log_std``, ``conv_channels``, ``normalize_observations``).
+      env: the environment (wrapped or raw).
+      env_params: its parameters.
+
+    Returns:
+      A :class:`Policy` ``(init, apply)``: ``init(key, obs)`` → params,
+      ``apply(params, obs)`` → logits ``[..., A]`` or ``(mean, log_std)``.
 
     Raises:
       ValueError: for an action space that is neither.
@@ -152,7 +216,16 @@ def _maybe_normalized(config: Any, network: Policy) -> Policy:
 
 
 def make_value(config: Any, env: Any, env_params: Any) -> Policy:
-    """jaxpg's MLP critic ``V(s)`` (same torso sizes as the policy)."""
+    """jaxpg's MLP critic ``V(s)`` (same torso sizes as the policy).
+
+    Args:
+      config: an algorithm config, as for :func:`make_policy`.
+      env: the environment (wrapped or raw).
+      env_params: its parameters.
+
+    Returns:
+      A :class:`Policy` whose ``apply(params, obs)`` returns ``V(s)``, ``[...]``.
+    """
     ndim = _obs_ndim(env, env_params)
     module = networks.ValueNet(
         tuple(config.hidden_sizes),

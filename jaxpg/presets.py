@@ -174,6 +174,12 @@ def _algorithm(algorithm: str) -> str:
 def preset_env_ids(algorithm: str) -> tuple[str, ...]:
     """The environment ids that have a tuned preset for ``algorithm``.
 
+    Args:
+      algorithm: a registered algorithm's name (any case).
+
+    Returns:
+      The ids, in the order of :data:`PRESETS`.
+
     Raises:
       ValueError: for an unknown algorithm (the message lists the known ones).
     """
@@ -183,6 +189,13 @@ def preset_env_ids(algorithm: str) -> tuple[str, ...]:
 
 def preset_overrides(algorithm: str, env_id: str) -> dict[str, Any] | None:
     """A copy of the preset's fields for ``(algorithm, env_id)``; None if none.
+
+    Args:
+      algorithm: a registered algorithm's name (any case).
+      env_id: a gymnax id.
+
+    Returns:
+      ``{field: value}`` the preset changes from the config's defaults, or None.
 
     Raises:
       ValueError: for an unknown algorithm.
@@ -209,6 +222,7 @@ def tuned_config(algorithm: str, env_id: str, **overrides: Any) -> Any:
         (the message lists those with one), an unknown field, or a value the
         config rejects (its own message, naming the field).
 
+    >>> from jaxpg.algorithms.reinforce import ReinforceConfig
     >>> tuned_config("reinforce", "CartPole-v1") == ReinforceConfig()
     True
     """

@@ -48,6 +48,13 @@ def episode_return(rewards: jax.Array, discounts: jax.Array) -> jax.Array:
     """The (discounted) return of the whole trajectory, ``R = G_0`` (a scalar).
 
     With ``discount_t = γ`` inside the episode, ``R = Σ_k γ^k r_k``.
+
+    Args:
+      rewards: ``r_t``, ``[T]``.
+      discounts: ``discount_t``, ``[T]`` (as in :func:`reward_to_go`).
+
+    Returns:
+      ``R``, a scalar.
     """
     return reward_to_go(rewards, discounts)[0]
 
@@ -57,6 +64,12 @@ def discount_powers(discounts: jax.Array) -> jax.Array:
 
     The factor that turns ``G^γ_t ∇log π(a_t|s_t)`` into the causal form of the
     gradient of the discounted objective J_γ.
+
+    Args:
+      discounts: ``discount_t``, ``[T]``.
+
+    Returns:
+      ``Π_{k<t} discount_k``, ``[T]`` (1 at t = 0).
     """
     discounts = jnp.asarray(discounts)
     return jnp.concatenate(
@@ -147,6 +160,15 @@ def normalize(x: jax.Array, mask: jax.Array | None, eps: float = 1e-8) -> jax.Ar
 
     Biased but consistent when used on policy-gradient weights or advantages: the
     mean and the standard deviation are random, computed from the same batch.
+
+    Args:
+      x: values, any shape (e.g. ``[T, N]``).
+      mask: 1 where an entry counts, 0 elsewhere, the shape of ``x``; or None (all).
+      eps: added to the standard deviation.
+
+    Returns:
+      The normalised ``x``, its shape (entries outside the mask are transformed
+      too, with the masked statistics).
     """
     if mask is None:
         return (x - x.mean()) / (x.std() + eps)

@@ -40,6 +40,12 @@ def make_mesh(
       devices: a list of devices, a count (the first that many of
         ``jax.devices()``), or None for every device of every process.
       axis_name: the mesh axis name.
+
+    Returns:
+      A ``jax.sharding.Mesh`` of shape ``[len(devices)]``.
+
+    Raises:
+      ValueError: a count of devices that this runtime does not have.
     """
     everything = jax.devices()
     if devices is None:
@@ -56,18 +62,41 @@ def make_mesh(
 
 
 def batch_sharding(mesh: Mesh, axis_name: str | None = None) -> NamedSharding:
-    """The sharding of a ``[N, ...]`` array split over ``mesh`` on its first axis."""
+    """The sharding of a ``[N, ...]`` array split over ``mesh`` on its first axis.
+
+    Args:
+      mesh: the device mesh.
+      axis_name: the mesh axis to split over; None: its first axis.
+
+    Returns:
+      A ``NamedSharding`` with spec ``PartitionSpec(axis_name)``.
+    """
     name = mesh.axis_names[0] if axis_name is None else axis_name
     return NamedSharding(mesh, PartitionSpec(name))
 
 
 def replicated(mesh: Mesh) -> NamedSharding:
-    """A copy of the whole array on every device of ``mesh``."""
+    """A copy of the whole array on every device of ``mesh``.
+
+    Args:
+      mesh: the device mesh.
+
+    Returns:
+      A ``NamedSharding`` with an empty spec.
+    """
     return NamedSharding(mesh, PartitionSpec())
 
 
 def num_shards(sharding: NamedSharding) -> int:
-    """How many pieces ``sharding`` cuts the env axis into."""
+    """How many pieces ``sharding`` cuts the env axis into.
+
+    Args:
+      sharding: a sharding of a ``[N, ...]`` array (:func:`batch_sharding`).
+
+    Returns:
+      The product of the mesh axis sizes its first dimension is split over (1
+      when it is not split).
+    """
     names = sharding.spec[0] if len(sharding.spec) else None
     if names is None:
         return 1
@@ -84,6 +113,15 @@ def constrain(tree: Any, sharding: NamedSharding | None, axis: int = 0) -> Any:
     per-environment arrays), and leaves whose ``axis`` the devices do not divide,
     are left to the partitioner. With ``sharding=None`` this returns ``tree``
     unchanged, so the single-device program is the same code.
+
+    Args:
+      tree: a pytree of arrays with the env axis at ``axis`` (``[N, ...]`` or
+        ``[T, N, ...]``).
+      sharding: the env-axis sharding of a ``[N, ...]`` array, or None.
+      axis: where the env axis is.
+
+    Returns:
+      ``tree`` with sharding constraints (inside ``jax.jit``).
     """
     if sharding is None:
         return tree
@@ -100,7 +138,16 @@ def constrain(tree: Any, sharding: NamedSharding | None, axis: int = 0) -> Any:
 
 
 def check_divisible(num_envs: int, num_devices: int, what: str = "num_envs") -> None:
-    """``ValueError`` unless ``num_devices`` divides ``num_envs``."""
+    """``ValueError`` unless ``num_devices`` divides ``num_envs``.
+
+    Args:
+      num_envs: the batch size to split.
+      num_devices: the number of devices it is split over.
+      what: the name the message uses for ``num_envs``.
+
+    Raises:
+      ValueError: naming the next multiple that would do.
+    """
     if num_envs % num_devices:
         raise ValueError(
             f"{what}={num_envs} is not divisible by the device count "
@@ -114,6 +161,14 @@ def state_shardings(state: Any, mesh: Mesh, num_envs: int) -> Any:
 
     The per-environment arrays carried in ``state.env_state`` (actor-critic
     rollouts) are split on their first axis; everything else is replicated.
+
+    Args:
+      state: a :class:`jaxpg.TrainState` or its shape (``jax.eval_shape``).
+      mesh: the device mesh.
+      num_envs: N: leaves of ``env_state`` with a leading axis of N are split.
+
+    Returns:
+      A pytree of ``NamedSharding`` shaped like ``state``.
     """
     rep = replicated(mesh)
     env = batch_sharding(mesh)

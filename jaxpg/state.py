@@ -27,6 +27,13 @@ class HParams(NamedTuple):
 def hparams(config: Any) -> HParams:
     """The :class:`HParams` of ``config`` (float32 scalars).
 
+    Args:
+      config: an algorithm config; a field it lacks gets a neutral default
+        (e.g. ``clip_eps`` 0.2 for REINFORCE, which does not use it).
+
+    Returns:
+      :class:`HParams` of ``[]`` float32 arrays.
+
     >>> import jaxpg
     >>> float(jaxpg.hparams(jaxpg.ReinforceConfig(learning_rate=0.1)).learning_rate)
     0.10000000149011612
@@ -74,5 +81,6 @@ class Trainer(NamedTuple):
     leading axis of length ``n``.
     """
 
-    init: Callable[..., TrainState]
+    init: Callable[..., TrainState]  # (key, hparams=None) -> TrainState
+    # (state, n) -> (state after n updates, metrics {name: [n] array})
     run: Callable[[TrainState, int], tuple[TrainState, dict]]

@@ -84,6 +84,23 @@ def build(config: Any, env: Any, env_params: Any, policy: Any, value: Any) -> Bu
 
     The networks come back as training applies them: jaxpg's own, or the user's
     wrapped for observation normalisation when ``config.normalize_observations``.
+
+    Args:
+      config: a registered algorithm's config.
+      env: an environment object (wins over ``config.env_id``) or None.
+      env_params: its parameters, or None for the defaults.
+      policy: a :class:`jaxpg.Policy`, or None for jaxpg's.
+      value: a critic :class:`jaxpg.Policy`, or None for jaxpg's (when the
+        algorithm uses one).
+
+    Returns:
+      :class:`Built`: the encoded env, its params, the policy and the critic
+      (None when the algorithm has none).
+
+    Raises:
+      TypeError: for an unregistered config or a policy/value of the wrong type.
+      ValueError: for a missing environment or horizon, or an action space
+        jaxpg's policies do not handle.
     """
     registry.for_config(config)  # TypeError for anything but a registered config
     env, env_params = _resolve_env(config, env, env_params)
@@ -221,6 +238,14 @@ def make_train(
     ``lax.scan``; jit it, vmap it over keys for seeds or over a stacked
     :class:`HParams` for a sweep.
 
+    Args:
+      config, env, env_params, policy, value, sharding: as in :func:`make_trainer`.
+
+    Returns:
+      ``train(key, hparams=None)``: a PRNG key (and optionally an
+      :class:`HParams`) to a :class:`TrainResult` whose ``metrics`` leaves are
+      ``[num_updates]``.
+
     >>> import jax, jaxpg
     >>> train = jaxpg.make_train(jaxpg.ReinforceConfig(num_envs=4, num_updates=2))
     >>> result = jax.jit(train)(jax.random.key(0))
@@ -285,6 +310,23 @@ def estimate_gradient(
     clipping) -- the negated gradient of ``score_function_loss`` -- with the
     structure of ``params`` and zeros for ``"value"``. Nothing is updated. It is
     jitted internally (cached per config/env/policy) and can be vmapped over keys.
+
+    Args:
+      key: a PRNG key (the batch's episodes).
+      config: a :class:`jaxpg.ReinforceConfig` (its weights and baseline).
+      params: the full params dict ``{"policy", "value"}``.
+      env: the environment object (see :func:`jaxpg.make_env`).
+      env_params: its parameters, or None for the defaults.
+      policy: the :class:`jaxpg.Policy` the params belong to, or None for
+        jaxpg's.
+      value: the critic, or None (jaxpg's, when the config uses one).
+      hparams: the :class:`HParams`; None: the config's.
+
+    Returns:
+      The ascent direction, a pytree shaped like ``params``.
+
+    Raises:
+      ValueError: for a config that is not a ``ReinforceConfig``, or no env.
     """
     registry.for_config(config)
     if not isinstance(config, reinforce.ReinforceConfig):

@@ -59,6 +59,16 @@ def make_optimizer(
     ``anneal_updates`` the rate of update ``u`` (0-based) is
     ``lr · max(1 − u / anneal_updates, 0)``, constant over that update's
     ``steps_per_update`` optimiser steps (PPO: epochs × minibatches).
+
+    Args:
+      hp: the :class:`~jaxpg.state.HParams` (``learning_rate``,
+        ``max_grad_norm``).
+      anneal_updates: anneal the rate linearly to 0 over this many updates; None:
+        constant.
+      steps_per_update: optimiser steps per update (the annealing's unit).
+
+    Returns:
+      The ``optax.GradientTransformation``.
     """
     lr: Any = hp.learning_rate
     if anneal_updates is not None:

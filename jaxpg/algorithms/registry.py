@@ -24,7 +24,18 @@ _REGISTRY: dict[str, Algorithm] = {a.name: a for a in _BUILTIN}
 
 
 def register(algorithm: Algorithm) -> Algorithm:
-    """Adds ``algorithm`` (its name and config class must be new); returns it."""
+    """Adds ``algorithm`` (its name and config class must be new); returns it.
+
+    Args:
+      algorithm: an :class:`~jaxpg.algorithms.base.Algorithm` entry.
+
+    Returns:
+      ``algorithm``.
+
+    Raises:
+      TypeError: not an ``Algorithm``.
+      ValueError: a malformed or taken name, or a config class already registered.
+    """
     if not isinstance(algorithm, Algorithm):
         raise TypeError(f"register takes an Algorithm; got {type(algorithm).__name__}")
     name = algorithm.name
@@ -43,19 +54,37 @@ def register(algorithm: Algorithm) -> Algorithm:
 
 
 def unregister(name: str) -> None:
-    """Removes a registered algorithm (the built-in ones stay)."""
+    """Removes a registered algorithm (the built-in ones stay).
+
+    Args:
+      name: the algorithm's name; an unknown one is ignored.
+
+    Raises:
+      ValueError: for a built-in algorithm.
+    """
     if any(a.name == name for a in _BUILTIN):
         raise ValueError(f"{name!r} is built in and cannot be removed")
     _REGISTRY.pop(name, None)
 
 
 def names() -> tuple[str, ...]:
-    """Every registered algorithm's name, built-in ones first."""
+    """Every registered algorithm's name, built-in ones first.
+
+    Returns:
+      The names, in registration order.
+    """
     return tuple(_REGISTRY)
 
 
 def get(name: str) -> Algorithm:
-    """The algorithm called ``name`` (any case); ``ValueError`` listing the names."""
+    """The algorithm called ``name`` (any case); ``ValueError`` listing the names.
+
+    Args:
+      name: an algorithm's name, e.g. ``"PPO"``.
+
+    Returns:
+      Its :class:`~jaxpg.algorithms.base.Algorithm` entry.
+    """
     key = name.lower() if isinstance(name, str) else None
     if key not in _REGISTRY:
         raise ValueError(
@@ -65,12 +94,23 @@ def get(name: str) -> Algorithm:
 
 
 def config_types() -> tuple[type, ...]:
-    """The config classes of every registered algorithm."""
+    """The config classes of every registered algorithm.
+
+    Returns:
+      The classes, in the order of :func:`names`.
+    """
     return tuple(a.config_type for a in _REGISTRY.values())
 
 
 def for_config(config: Any) -> Algorithm:
-    """The algorithm whose config class ``config`` is; ``TypeError`` otherwise."""
+    """The algorithm whose config class ``config`` is; ``TypeError`` otherwise.
+
+    Args:
+      config: a config instance (its exact class is looked up).
+
+    Returns:
+      The :class:`~jaxpg.algorithms.base.Algorithm` entry.
+    """
     for algorithm in _REGISTRY.values():
         if type(config) is algorithm.config_type:
             return algorithm
@@ -79,7 +119,15 @@ def for_config(config: Any) -> Algorithm:
 
 
 def by_config_name(class_name: str) -> Algorithm:
-    """The algorithm whose config class is called ``class_name`` (checkpoints)."""
+    """The algorithm whose config class is called ``class_name`` (checkpoints).
+
+    Args:
+      class_name: e.g. ``"PPOConfig"``.
+
+    Returns:
+      The :class:`~jaxpg.algorithms.base.Algorithm` entry; ``ValueError`` for
+      an unknown class.
+    """
     for algorithm in _REGISTRY.values():
         if algorithm.config_type.__name__ == class_name:
             return algorithm

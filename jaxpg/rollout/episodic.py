@@ -364,7 +364,15 @@ def _chunk_loop(s: _Static, pieces: _Pieces, spec, args) -> Trajectory:
 
 
 def episode_statistics(traj: Trajectory) -> dict[str, jax.Array]:
-    """Per-environment episode return, length and whether it finished, ``[N]``."""
+    """Per-environment episode return, length and whether it finished, ``[N]``.
+
+    Args:
+      traj: a :class:`Trajectory` ``[T, N]`` (one episode per environment).
+
+    Returns:
+      ``{"return": [N] float32 (undiscounted, masked steps only), "length": [N]
+      float32 (real steps), "finished": [N] bool}``.
+    """
     done = (traj.terminated | traj.truncated) & (traj.mask > 0)
     return {
         "return": traj.reward.sum(0),

@@ -63,6 +63,19 @@ def reset(
 
     ``sharding`` (a ``NamedSharding`` of the env axis, or None) pins the
     per-environment arrays to it (:mod:`jaxpg.distributed`).
+
+    Args:
+      key: a PRNG key (split over the environments).
+      env: the encoded environment.
+      env_params: its parameters.
+      num_envs: N.
+      scale_rewards: also start the running return and its statistics (reward
+        scaling).
+      sharding: the env axis's ``NamedSharding``, or None.
+
+    Returns:
+      The :class:`RolloutState` of N fresh environments (observations
+      ``[N, *obs_shape]``, zero returns and lengths ``[N]``).
     """
     obs, env_state = jax.vmap(env.reset, in_axes=(0, None))(
         constrain(jax.random.split(key, num_envs), sharding), env_params
