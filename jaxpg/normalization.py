@@ -28,6 +28,7 @@ from jaxpg.networks import Policy
 
 OBS_CLIP = 10.0  # standardised observations are clipped to [−10, 10]
 EPS = 1e-8
+COUNT_BASE = 2**24  # RunningStats.count = [high, low]: high · 2^24 + low
 
 
 class RunningStats(NamedTuple):
@@ -35,31 +36,68 @@ class RunningStats(NamedTuple):
 
     mean: jax.Array  # [*shape] float32
     var: jax.Array  # [*shape] float32
-    count: jax.Array  # [] float32 (starts at 1e-4 so the first update dominates)
+    count: jax.Array  # [2] float32: [high, low], high · 2^24 + low observations
 
 
 def init_stats(shape: tuple[int, ...]) -> RunningStats:
-    """Zero mean, unit variance, a negligible count."""
+    """Zero mean, unit variance (used until the first merge), count 0.
+
+    The count is exact: two integer-valued float32 numbers ``[high, low]`` with
+    ``0 <= low < 2^24``, worth ``high · 2^24 + low`` observations (exact up to
+    2^48). One float32 count was inexact above 2^24 and stopped growing near 2^30;
+    an int32 one cannot sit in the parameters, which ``jax.grad`` and the
+    optimizer take whole (the statistics get a zero gradient, and Adam leaves
+    them unchanged). A checkpoint written with the former ``[]`` count no longer
+    matches the template (``jaxpg.load`` names the leaf).
+    """
     return RunningStats(
-        jnp.zeros(shape, jnp.float32), jnp.ones(shape, jnp.float32), jnp.float32(1e-4)
+        jnp.zeros(shape, jnp.float32),
+        jnp.ones(shape, jnp.float32),
+        jnp.zeros((2,), jnp.float32),
     )
+
+
+def count_value(stats: RunningStats) -> jax.Array:
+    """The number of observations merged, as one float32 (rounded above 2^24)."""
+    high, low = stats.count[0], stats.count[1]
+    return high * jnp.float32(COUNT_BASE) + low
+
+
+def exact_count(stats: RunningStats) -> int:
+    """The number of observations merged, exactly, as a Python int (host side)."""
+    high, low = (int(c) for c in jax.device_get(stats.count))
+    return high * COUNT_BASE + low
+
+
+def _add_count(count: jax.Array, n: int) -> jax.Array:
+    """``[high, low] + n`` exactly (every part stays an integer below 2^25)."""
+    n_high, n_low = divmod(int(n), COUNT_BASE)
+    low = count[1] + jnp.float32(n_low)
+    carry = (low >= COUNT_BASE).astype(jnp.float32)
+    low = low - carry * jnp.float32(COUNT_BASE)
+    high = count[0] + jnp.float32(n_high) + carry
+    return jnp.stack([high, low])
 
 
 def update_stats(stats: RunningStats, x: jax.Array) -> RunningStats:
-    """Merges a batch ``x`` of shape ``[B, *shape]`` into ``stats``."""
+    """Merges a batch ``x`` of shape ``[B, *shape]`` into ``stats``.
+
+    The first merge (count 0) gives the batch's own mean and variance.
+    """
     x = jax.lax.stop_gradient(x).astype(jnp.float32)
+    if x.shape[0] == 0:
+        return stats
+    old = count_value(stats)
     batch_count = jnp.float32(x.shape[0])
     batch_mean = x.mean(0)
     batch_var = x.var(0)
-    total = stats.count + batch_count
+    total = old + batch_count
     delta = batch_mean - stats.mean
     mean = stats.mean + delta * batch_count / total
     m2 = (
-        stats.var * stats.count
-        + batch_var * batch_count
-        + delta**2 * stats.count * batch_count / total
+        stats.var * old + batch_var * batch_count + delta**2 * old * batch_count / total
     )
-    return RunningStats(mean, m2 / total, total)
+    return RunningStats(mean, m2 / total, _add_count(stats.count, x.shape[0]))
 
 
 def standardize(stats: RunningStats, x: jax.Array) -> jax.Array:

@@ -6,6 +6,9 @@ A :class:`Policy` is ``(init, apply)``: ``init(key, obs) → params`` and
 Gaussian). Any pair of that form -- a flax module's ``init``/``apply``, or a table
 of logits -- can be passed wherever jaxpg takes ``policy=``. A value function is the
 same kind of pair whose ``apply`` returns one number per observation.
+
+The distributions are robust at their edges: a Gaussian's log-std is clipped to
+:data:`LOG_STD_RANGE`, and categorical logits may be −inf (action masks).
 """
 
 from __future__ import annotations
@@ -20,6 +23,20 @@ from jaxpg import networks
 from jaxpg.envs import encode_env, is_box, is_discrete
 from jaxpg.networks import Policy, PolicyOutput
 from jaxpg.normalization import normalize_observations
+
+# The Gaussian's log-std is clipped to this range wherever it is used (sample,
+# log_prob, entropy), whatever network produced it: exp(±log_std) stays far from
+# float32's overflow (log-stds beyond ≈ ±88 gave inf and NaN). The range holds
+# every init_log_std a config accepts ([−10, 5]); inside it nothing changes, bit for
+# bit. The gradient passes straight through the clip (it is the gradient at the
+# bound), so a log-std pushed past the range is still pulled back.
+LOG_STD_RANGE = (-20.0, 10.0)
+
+
+def _bounded_log_std(log_std: jax.Array) -> jax.Array:
+    """``clip(log_std, *LOG_STD_RANGE)`` in value, identity in gradient."""
+    bound = jax.lax.stop_gradient(jnp.clip(log_std, *LOG_STD_RANGE) - log_std)
+    return log_std + bound
 
 
 def is_gaussian(output: PolicyOutput) -> bool:
@@ -37,6 +54,8 @@ def is_gaussian(output: PolicyOutput) -> bool:
 def sample(key: jax.Array, output: PolicyOutput) -> jax.Array:
     """Draws one action per leading index of ``output``.
 
+    A Gaussian's log-std is clipped to :data:`LOG_STD_RANGE` first.
+
     Args:
       key: a PRNG key.
       output: logits ``[..., A]`` or a ``(mean, log_std)`` pair of ``[..., A]``.
@@ -47,6 +66,7 @@ def sample(key: jax.Array, output: PolicyOutput) -> jax.Array:
     """
     if is_gaussian(output):
         mean, log_std = output
+        log_std = _bounded_log_std(log_std)
         return mean + jnp.exp(log_std) * jax.random.normal(key, mean.shape, mean.dtype)
     return jax.random.categorical(key, output, axis=-1)
 
@@ -69,7 +89,9 @@ def log_prob(output: PolicyOutput, action: jax.Array) -> jax.Array:
     """``log π(a | s)``, shape ``output``'s batch shape.
 
     For a Gaussian this is the density of the unclipped action summed over its
-    dimensions.
+    dimensions, with the log-std clipped to :data:`LOG_STD_RANGE`. For a
+    categorical policy, −inf logits (illegal actions) are allowed: a legal
+    action's log-probability and its gradient stay finite.
 
     Args:
       output: logits ``[..., A]`` or a ``(mean, log_std)`` pair of ``[..., A]``.
@@ -80,6 +102,7 @@ def log_prob(output: PolicyOutput, action: jax.Array) -> jax.Array:
     """
     if is_gaussian(output):
         mean, log_std = output
+        log_std = _bounded_log_std(log_std)
         z = (action - mean) * jnp.exp(-log_std)
         per_dim = -0.5 * z**2 - log_std - 0.5 * math.log(2 * math.pi)
         return per_dim.sum(-1)
@@ -90,6 +113,10 @@ def log_prob(output: PolicyOutput, action: jax.Array) -> jax.Array:
 def entropy(output: PolicyOutput) -> jax.Array:
     """Entropy of the action distribution (nats), shape the batch shape.
 
+    A Gaussian's log-std is clipped to :data:`LOG_STD_RANGE`. Categorical logits
+    may be −inf (illegal actions: they count 0, as p log p → 0); the entropy and
+    its gradient stay finite.
+
     Args:
       output: logits ``[..., A]`` or a ``(mean, log_std)`` pair of ``[..., A]``.
 
@@ -98,7 +125,14 @@ def entropy(output: PolicyOutput) -> jax.Array:
     """
     if is_gaussian(output):
         _, log_std = output
+        log_std = _bounded_log_std(log_std)
         return (log_std + 0.5 * (1.0 + math.log(2 * math.pi))).sum(-1)
+    # −inf (an illegal action) becomes −√(largest float) (≈ −1.8·10¹⁹ in float32):
+    # its probability is still exactly 0, but p·log p is 0, not 0 · (−inf) = NaN,
+    # and no gradient overflows. A select on the input leaves the finite path's
+    # computation as it was.
+    fill = -math.sqrt(float(jnp.finfo(output.dtype).max))
+    output = jnp.where(jnp.isneginf(output), fill, output)
     logp = jax.nn.log_softmax(output, axis=-1)
     return -(jnp.exp(logp) * logp).sum(-1)
 

@@ -206,7 +206,7 @@ def make_update(
         if config.normalize_observations:
             new_params = norm.refresh_obs_stats(new_params, data.obs, obs.ndim)
         metrics.update(episode_metrics(data, state))
-        metrics["env_steps"] = jnp.int32(num_steps * num_envs)
+        metrics["env_steps"] = jnp.int32(min(num_steps * num_envs, base.INT32_MAX))
         new_state = state._replace(
             params=new_params,
             opt_state=opt_state,

@@ -13,6 +13,7 @@ from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 
 from jaxpg.state import HParams, TrainState
@@ -80,6 +81,39 @@ def make_optimizer(
             return base * jnp.maximum(1.0 - update / total, 0.0)
 
     return optax.chain(optax.clip_by_global_norm(hp.max_grad_norm), optax.adam(lr))
+
+
+INT32_MAX = 2**31 - 1  # where the per-update step counts saturate
+
+
+def saturating_sum(counts: jax.Array) -> jax.Array:
+    """``Σ counts`` of non-negative int32 counts, ``min(Σ, 2^31 − 1)``: exact below
+    that, saturated (never wrapped) above it."""
+
+    def add(a: jax.Array, b: jax.Array) -> jax.Array:
+        return jnp.where(a > INT32_MAX - b, INT32_MAX, a + b)
+
+    flat = counts.astype(jnp.int32).reshape(-1)
+    return jax.lax.reduce(flat, np.int32(0), add, (0,))
+
+
+def saturating_product(count: jax.Array, factor: int) -> jax.Array:
+    """``count · factor`` (non-negative int32 and a Python int) as int32, saturated
+    at ``2^31 − 1`` instead of wrapped."""
+    count = jnp.asarray(count, jnp.int32)
+    if factor == 0:
+        return jnp.zeros_like(count)
+    return jnp.where(count > INT32_MAX // factor, INT32_MAX, count * factor)
+
+
+def count_steps(mask: jax.Array) -> jax.Array:
+    """The number of non-zero entries of a ``[T, ...]`` mask, int32.
+
+    Counted in integers (a float32 sum is off above 2^24); exact below 2^31,
+    saturated at ``2^31 − 1`` above.
+    """
+    per_column = (mask != 0).reshape(mask.shape[0], -1).sum(0, dtype=jnp.int32)
+    return saturating_sum(per_column)
 
 
 def episode_metrics(

@@ -344,7 +344,12 @@ def _flat_adam_step(hp: HParams, params: dict, grads: dict, opt_state: Any):
 
 
 def _metrics(config, traj, state, loss, aux, grad_norm) -> dict[str, jax.Array]:
-    """An update's metrics: episode statistics, losses, step counts."""
+    """An update's metrics: episode statistics, losses, step counts.
+
+    ``env_steps`` (real steps) and ``computed_steps`` (``steps_run · N``, the
+    steps the rollout's chunks ran) are int32 counted in integers: exact below
+    2^31, saturated at ``2^31 − 1`` above (never wrapped).
+    """
     n = config.num_envs
     stats = episode_statistics(traj)
     metrics = base.episode_metrics(
@@ -356,8 +361,8 @@ def _metrics(config, traj, state, loss, aux, grad_norm) -> dict[str, jax.Array]:
         policy_loss=aux["policy_loss"],
         entropy=aux["entropy"] * n / jnp.maximum(real_steps, 1.0),
         grad_norm=grad_norm,
-        env_steps=real_steps.astype(jnp.int32),
-        computed_steps=(traj.steps_run * n).astype(jnp.int32),
+        env_steps=base.count_steps(traj.mask),
+        computed_steps=base.saturating_product(traj.steps_run, n),
     )
     if "value_loss" in aux:
         metrics["value_loss"] = aux["value_loss"]
