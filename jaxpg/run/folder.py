@@ -389,5 +389,6 @@ def checkpoint_start(
             f"the checkpoint in {out} is at update {done}, past "
             f"num_updates={config.num_updates}"
         )
-    recorded = checkpoint.read_extra(out / "checkpoint").get("env_steps_total")
+    extra = checkpoint.read_extra(out / "checkpoint")
+    recorded = extra.get("env_steps_total") if extra.get("update") == done else None
     return Start(state, done, recorded if isinstance(recorded, list) else None)
