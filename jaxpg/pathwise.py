@@ -128,7 +128,9 @@ def _episode(key, policy, policy_params, env, env_params, horizon):
     """One episode of at most ``horizon`` steps, differentiable in the parameters.
 
     Returns ``(obs, action, reward, terminated, truncated, mask, log_prob)``, each
-    ``[H, ...]``. After the episode ends the state is frozen and the mask is 0.
+    ``[H, ...]``. After the episode ends the state and observation are frozen,
+    the mask is 0 and the reward 0 (a select: a step from an ended state may
+    return NaN).
     """
     raw = getattr(env, "env", env)
     key_reset, key = jax.random.split(key)
@@ -153,7 +155,7 @@ def _episode(key, policy, policy_params, env, env_params, horizon):
         record = (
             obs,
             action,
-            jnp.asarray(reward, jnp.float32) * maskf,
+            jnp.where(alive, jnp.asarray(reward, jnp.float32), 0.0),  # NaN-safe
             terminated & alive,
             truncated & alive,
             maskf,

@@ -168,32 +168,16 @@ def test_control_self_including_mean_baseline_is_biased():
 
 
 def test_control_post_done_steps_included_is_biased():
-    # A fixed window of HORIZON steps over the auto-resetting env: the steps after
-    # an episode's end (of the next episodes) are kept, as if they belonged to it.
-    env = encode_env(ENV)
-    params = ENV.default_params
+    # A fixed window of HORIZON steps over the auto-resetting env, read as one
+    # episode per environment: the steps after an episode's end (of the next
+    # episodes) are kept, as if they belonged to it, with no cut at the end, so the
+    # reward-to-go also leaks across episodes. (The clean fixed-window control, with
+    # correct cuts, is test_control_fixed_window_episode_set_is_biased.)
 
     def estimate(key):
-        key_reset, key = jax.random.split(key)
-        n = 1000
-        obs, state = jax.vmap(env.reset, (0, None))(
-            jax.random.split(key_reset, n), params
-        )
-
-        def step(carry, _):
-            key, obs, state = carry
-            key, key_act, key_env = jax.random.split(key, 3)
-            action = pol.sample(key_act, POLICY.apply(PARAMS["policy"], obs))
-            nxt, state, r, term, trunc, _ = jax.vmap(env.step, (0, 0, 0, None))(
-                jax.random.split(key_env, n), state, action, params
-            )
-            return (key, nxt, state), (obs, action, r, term, trunc)
-
-        _, (o, a, r, term, trunc) = jax.lax.scan(
-            step, (key, obs, state), None, length=tabular.HORIZON
-        )
+        o, a, r, _, _ = _window(key, 1000, tabular.HORIZON)
         ones = jnp.ones_like(r)
-        zeros = jnp.zeros_like(term)
+        zeros = jnp.zeros_like(r, bool)
         traj = Trajectory(o, a, r, zeros, zeros, ones, ones, ones, jnp.int32(0))
         psi, _ = reinforce_weights(traj, 1.0, weight="reward_to_go")
         return _score_gradient(traj, psi)
@@ -201,6 +185,58 @@ def test_control_post_done_steps_included_is_biased():
     z = max_abs_z(batch_estimates(estimate, 200, seed=0))
     print(f"post-done steps kept: max |z| = {z:.1f}")
     assert z > Z_LIMIT
+
+
+def _window(key, n: int, window: int):
+    """``window`` steps of ``n`` auto-resetting environments (gymnax's step):
+    ``(obs, action, reward, terminated, truncated)``, each ``[window, n]``."""
+    env = encode_env(ENV)
+    params = ENV.default_params
+    key_reset, key = jax.random.split(key)
+    obs, state = jax.vmap(env.reset, (0, None))(jax.random.split(key_reset, n), params)
+
+    def step(carry, _):
+        key, obs, state = carry
+        key, key_act, key_env = jax.random.split(key, 3)
+        action = pol.sample(key_act, POLICY.apply(PARAMS["policy"], obs))
+        nxt, state, r, term, trunc, _ = jax.vmap(env.step, (0, 0, 0, None))(
+            jax.random.split(key_env, n), state, action, params
+        )
+        return (key, nxt, state), (obs, action, r, term, trunc)
+
+    return jax.lax.scan(step, (key, obs, state), None, length=window)[1]
+
+
+@pytest.mark.parametrize(
+    "keep, window, biased",
+    [("first", tabular.HORIZON, False), ("all", 4, True), ("all", 8, True)],
+)
+def test_control_fixed_window_episode_set_is_biased(keep, window, biased):
+    # The fixed-window estimator done right in every other respect: each episode's
+    # reward-to-go is cut at its own end (terminated or truncated), only episodes
+    # that finished inside the window are kept, and the sum is divided by N. Keeping
+    # *all* of them is still biased: short episodes fit into a window more often
+    # (and an environment contributes a random number of episodes). Keeping only
+    # each environment's first episode -- what the episodic rollout does; it always
+    # finishes within the horizon -- is the same code and passes.
+    n = 1000
+
+    def estimate(key):
+        o, a, r, term, trunc = _window(key, n, window)
+        done = term | trunc
+        if keep == "first":  # steps up to and including the first end
+            mask = jnp.cumsum(done, 0) - done == 0
+        else:  # steps of an episode that ends inside the window
+            mask = jnp.cumsum(done[::-1], 0)[::-1] > 0
+        mask = mask.astype(jnp.float32)
+        zeros = jnp.zeros_like(r)
+        traj = Trajectory(o, a, r * mask, term, trunc, mask, zeros, zeros, 0)
+        psi, _ = reinforce_weights(traj, 1.0, weight="reward_to_go")
+        return _score_gradient(traj, psi)
+
+    z = max_abs_z(batch_estimates(estimate, 200, seed=0))
+    print(f"fixed window W={window}, {keep} finished episodes: max |z| = {z:.1f}")
+    assert (z > Z_LIMIT) if biased else (z < Z_LIMIT)
 
 
 def _loss_without_stop_gradient(log_probs, weights, mask):

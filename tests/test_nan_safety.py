@@ -15,7 +15,7 @@ from flax import struct
 from gymnax.environments import environment, spaces
 
 import jaxpg
-from jaxpg import losses, returns
+from jaxpg import losses, pathwise, returns
 from jaxpg.algorithms import base
 from jaxpg.envs import encode_env
 from jaxpg.rollout import episodic_rollout
@@ -148,6 +148,44 @@ def test_estimate_gradient_is_finite(env_cls, name):
     )
     assert _all_finite(g["policy"])
     assert max(float(jnp.abs(x).max()) for x in jax.tree.leaves(g["policy"])) > 0.0
+
+
+class ContinuousNaNAfterEnd(NaNAfterEnd):
+    """Box actions, reward ``−(a − 0.5)²``, terminated at the 2nd step; NaN after
+    the end. Its transitions keep gradients (for the pathwise estimator)."""
+
+    _supports_transition_gradients = True
+    _transition_gradients_enabled = True
+
+    def step_env(self, key, state, action, params):
+        obs, new, _, _, info = super().step_env(key, state, action, params)
+        terminated = new.time >= 2
+        reward = jnp.where(state.ended, jnp.nan, -((action[0] - 0.5) ** 2))
+        return (
+            obs,
+            new.replace(ended=state.ended | terminated),
+            reward,
+            terminated,
+            info,
+        )
+
+    def action_space(self, params=None):
+        return spaces.Box(-2.0, 2.0, (1,), jnp.float32)
+
+
+def test_pathwise_and_score_function_lab_gradients_are_finite():
+    env = ContinuousNaNAfterEnd()
+    policy = pathwise.linear_gaussian_policy([0.3, -0.2], bias=0.1)
+    params = policy.init(None, None)
+    args = (jax.random.key(0), policy, params, env, env.default_params, 8, 5)
+    traj = pathwise.differentiable_rollout(*args)
+    assert _all_finite(traj)
+    np.testing.assert_array_equal(traj.mask[2:], 0.0)
+    for grads in (
+        pathwise.pathwise_gradients(*args),
+        pathwise.score_function_gradients(*args),
+    ):
+        assert _all_finite(grads)
 
 
 # --- the masks in the losses are selects ------------------------------------
