@@ -131,14 +131,18 @@ def test_reinforce_step_counts_are_exact_above_2_to_the_24():
 
 
 def test_count_helpers_saturate_instead_of_wrapping():
-    assert int(base.count_steps(jnp.ones((3, 5)))) == 15
+    ones = jnp.ones((3, 5))
+    assert int(base.count_steps(ones)) == 15
     assert int(base.count_steps(jnp.array([[1.0, 0.0], [0.5, 0.0]]))) == 2
+    # A small limit stands in for 2^31 − 1: the columns are summed in groups that
+    # cannot pass it (2, 4 or 5 columns of 3 steps), the groups added saturating.
+    for limit, want in ((7, 7), (14, 14), (15, 15), (16, 15), (100, 15)):
+        assert int(base.count_steps(ones, limit)) == want, limit
+    assert int(base.saturating_add(jnp.int32(2**30), jnp.int32(2**30))) == INT32_MAX
+    assert int(base.saturating_add(jnp.int32(2**30), jnp.int32(5))) == 2**30 + 5
     assert int(base.saturating_product(jnp.int32(3), 5)) == 15
     assert int(base.saturating_product(jnp.int32(2**16), 2**15)) == INT32_MAX
     assert int(base.saturating_product(jnp.int32(2**15), 2**16 - 1)) == (2**31 - 2**15)
-    counts = jnp.array([2**30, 2**30, 5], jnp.int32)
-    assert int(base.saturating_sum(counts)) == INT32_MAX
-    assert int(base.saturating_sum(jnp.array([1, 2, 3], jnp.int32))) == 6
 
 
 def test_actor_critic_env_steps_are_int32():

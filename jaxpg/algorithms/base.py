@@ -13,7 +13,6 @@ from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 import optax
 
 from jaxpg.state import HParams, TrainState
@@ -86,34 +85,39 @@ def make_optimizer(
 INT32_MAX = 2**31 - 1  # where the per-update step counts saturate
 
 
-def saturating_sum(counts: jax.Array) -> jax.Array:
-    """``Σ counts`` of non-negative int32 counts, ``min(Σ, 2^31 − 1)``: exact below
-    that, saturated (never wrapped) above it."""
-
-    def add(a: jax.Array, b: jax.Array) -> jax.Array:
-        return jnp.where(a > INT32_MAX - b, INT32_MAX, a + b)
-
-    flat = counts.astype(jnp.int32).reshape(-1)
-    return jax.lax.reduce(flat, np.int32(0), add, (0,))
+def saturating_add(a: jax.Array, b: jax.Array, limit: int = INT32_MAX) -> jax.Array:
+    """``min(a + b, limit)`` of non-negative int32 numbers ``<= limit``, never
+    wrapped."""
+    return jnp.where(a > limit - b, limit, a + b)
 
 
-def saturating_product(count: jax.Array, factor: int) -> jax.Array:
-    """``count · factor`` (non-negative int32 and a Python int) as int32, saturated
-    at ``2^31 − 1`` instead of wrapped."""
+def saturating_product(
+    count: jax.Array, factor: int, limit: int = INT32_MAX
+) -> jax.Array:
+    """``min(count · factor, limit)`` (non-negative int32 and a Python int) as
+    int32, never wrapped."""
     count = jnp.asarray(count, jnp.int32)
     if factor == 0:
         return jnp.zeros_like(count)
-    return jnp.where(count > INT32_MAX // factor, INT32_MAX, count * factor)
+    return jnp.where(count > limit // factor, limit, count * factor)
 
 
-def count_steps(mask: jax.Array) -> jax.Array:
+def count_steps(mask: jax.Array, limit: int = INT32_MAX) -> jax.Array:
     """The number of non-zero entries of a ``[T, ...]`` mask, int32.
 
-    Counted in integers (a float32 sum is off above 2^24); exact below 2^31,
-    saturated at ``2^31 − 1`` above.
+    Counted in integers (a float32 sum is off above 2^24): exact below ``limit``,
+    saturated at ``limit`` above. Columns are summed in groups small enough that
+    no group's int32 sum can pass ``limit``; the groups (one unless the mask has
+    more than ``limit`` entries) are added with :func:`saturating_add`. Only plain
+    sums: XLA partitions them over devices, as it does not a custom reduction.
     """
     per_column = (mask != 0).reshape(mask.shape[0], -1).sum(0, dtype=jnp.int32)
-    return saturating_sum(per_column)
+    group = max(1, limit // max(1, mask.shape[0]))
+    total = None
+    for start in range(0, per_column.shape[0], group):
+        part = per_column[start : start + group].sum(dtype=jnp.int32)
+        total = part if total is None else saturating_add(total, part, limit)
+    return jnp.int32(0) if total is None else total
 
 
 def episode_metrics(
