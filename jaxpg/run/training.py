@@ -18,7 +18,8 @@ from typing import Any, NamedTuple
 import jax
 
 from jaxpg.files import write_json
-from jaxpg.run import console, folder, lock, records
+from jaxpg.run import console, folder, lock, records, tracking
+from jaxpg.run.keep import Keeper
 from jaxpg.run.loop import ChunkLoop, RunSpec
 from jaxpg.run.options import RunOptions, RunOutcome
 from jaxpg.run.programs import (
@@ -63,6 +64,8 @@ def _ready(spec: RunSpec, given: Parts) -> _Ready:
         folder.check_resume_options(spec.out, config, options)
     if options.tensorboard:
         console.check_tensorboard()
+    if options.wandb is not None:
+        tracking.check_wandb()
     parts = build_parts(config, options, given, spec.mesh)
     keys = run_keys(options.seed, options.seeds)
     held = (
@@ -138,6 +141,13 @@ def _open_loop(
         if options.tensorboard and spec.primary
         else None
     )
+    keeper = Keeper(spec.out, options.keep, options.keep_best, spec.primary)
+    keeper.start(done)
+    tracker = (
+        tracking.WandbTracker(spec.out, config, options, spec.resume)
+        if options.wandb is not None and spec.primary
+        else None
+    )
     spec.log(
         f"compiled in {console.seconds(compile_time)}"
         + (f"; {cache_note()}" if cache_note is not None else "")
@@ -159,6 +169,8 @@ def _open_loop(
         done=done,
         totals=totals,
         last_checkpoint=done if spec.resume else None,
+        keeper=keeper,
+        tracker=tracker,
     )
 
 
@@ -172,6 +184,8 @@ def _finish(loop: ChunkLoop, times: dict[str, float], t_start: float) -> RunOutc
     summary = loop.summary(final, times)
     if spec.primary:
         write_json(spec.out / "summary.json", summary)
+    if loop.tracker is not None:
+        loop.tracker.finish(summary, loop.exit_code)
     if final is not None:
         spec.log(
             console.final_eval_text(
