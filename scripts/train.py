@@ -3,13 +3,18 @@
     python scripts/train.py --algo ppo --env-id CartPole-v1 --seeds 4 --eval-every 20
     python scripts/train.py --resume runs/CartPole-v1-20261125-171743
     python scripts/train.py --devices all --num-envs 1024   # envs split over devices
+    python scripts/train.py --config configs/ppo-cartpole.toml --seeds 2
+    python scripts/train.py --config runs/OLD/config.json --out runs/again   # repeat
 
 ``--algo`` picks the algorithm (a name in :mod:`jaxpg.algorithms.registry`) and the
 flags start from its tuned preset for ``--env-id`` (:func:`jaxpg.tuned_config`;
 ``--preset none``: the config class's defaults; flags given explicitly win); every
 field of its config is a flag (``python scripts/train.py --algo ppo --help`` lists
 them with their defaults), and so is every run option (``jaxpg.run.RunOptions``:
-seeds, chunk, evaluation, checkpoints, TensorBoard). The work is done by
+seeds, chunk, evaluation, checkpoints and how many are kept, TensorBoard, Weights &
+Biases). ``--config FILE`` reads the algorithm, config fields and run options from
+a TOML file or a run folder's config.json (:mod:`jaxpg.run.config_file`; flags
+given explicitly win over it). The work is done by
 :func:`jaxpg.run.train_run`; this file parses flags, checks them, and reports.
 ``--devices`` and the multi-host flags (``--distributed``, ...) run the same loop
 over a :mod:`jaxpg.distributed` mesh.
@@ -95,7 +100,8 @@ def build_parser(algo: str) -> argparse.ArgumentParser:
         help="continue the run in RUN_DIR from its checkpoint with the config and "
         "run options of RUN_DIR/config.json; the config and --seed/--seeds/--chunk "
         "may not change, the other run options (--eval-every, --eval-episodes, "
-        "--stop-at-return, --checkpoint-every, --tensorboard, --progress) may, and "
+        "--stop-at-return, --checkpoint-every, --keep, --keep-best, --tensorboard, "
+        "--wandb, --progress) may, and "
         "are kept for the next --resume",
     )
     group = parser.add_argument_group(f"{config_cls.__name__} (the algorithm)")
@@ -400,7 +406,10 @@ def main(argv: list[str] | None = None) -> int:
     if not primary:
         return outcome.exit_code
     if outcome.status in ("finished", "solved"):
-        print(f"saved config.json, metrics.jsonl, summary.json, checkpoint/ in {out}")
+        kept = ", checkpoints/" if options.keep > 1 or options.keep_best else ""
+        print(
+            f"saved config.json, metrics.jsonl, summary.json, checkpoint/{kept} in {out}"
+        )
     print(
         f"wall time {seconds(time.perf_counter() - _START)}",
         flush=True,

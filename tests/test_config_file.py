@@ -180,3 +180,19 @@ def test_a_run_repeated_from_its_config_json_gives_identical_metrics(tmp_path):
     evals = [(p / "evals.jsonl").read_text() for p in (first, second)]
     assert evals[0] == evals[1] and evals[0].count("\n") == 2
     assert (first / "config.json").read_text() == (second / "config.json").read_text()
+
+
+def test_the_shipped_example_config_file_parses(tmp_path):
+    config, options = parse(["--config", ROOT / "configs" / "ppo-cartpole.toml"])
+    assert type(config) is jaxpg.PPOConfig
+    assert (config.num_envs, config.num_updates, config.hidden_sizes) == (
+        8,
+        300,
+        (64, 64),
+    )
+    assert (options.seeds, options.eval_every, options.keep, options.keep_best) == (
+        4,
+        20,
+        3,
+        True,
+    )
