@@ -177,3 +177,18 @@ def test_train_script_without_wandb_says_how_to_install_it(tmp_path):
     assert "Traceback" not in proc.stderr
     assert "compiled in" not in proc.stdout
     assert not out.exists()
+
+
+def test_a_wandb_run_that_cannot_start_is_exit_2_with_nothing_written(
+    offline, monkeypatch
+):
+    wandb = pytest.importorskip("wandb")
+
+    def no_login(**_):
+        raise wandb.errors.UsageError("No API key configured.")
+
+    monkeypatch.setattr(wandb, "init", no_login)
+    out = offline / "run"
+    with pytest.raises(run.RunError, match=r"--wandb jaxpg-test: could not start"):
+        run.train_run(CONFIG, OPTIONS, out, log=lambda _: None)
+    assert not out.exists()  # as it was: a new run can use it

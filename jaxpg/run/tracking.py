@@ -61,21 +61,32 @@ class WandbTracker:
       config: the algorithm config.
       options: the run options (``options.wandb`` is the project).
       resume: continue the W&B run recorded in ``RUN/wandb.json``, if any.
+
+    Raises:
+      RunError: W&B could not start a run (not logged in, no network);
+        jaxpg.run.train_run starts it before compiling and writing anything.
     """
 
     def __init__(self, out: Path, config: Any, options: RunOptions, resume: bool):
         import wandb
 
         project = options.wandb
-        self.run = wandb.init(
-            project=project,
-            dir=str(out),
-            name=Path(out).absolute().name,
-            id=_stored_id(out, project) if resume else None,
-            resume="allow",
-            config=run_config_json(config, options),
-            settings=wandb.Settings(console="off"),
-        )
+        try:
+            self.run = wandb.init(
+                project=project,
+                dir=str(out),
+                name=Path(out).absolute().name,
+                id=_stored_id(out, project) if resume else None,
+                resume="allow",
+                config=run_config_json(config, options),
+                settings=wandb.Settings(console="off"),
+            )
+        except Exception as error:  # wandb's own errors: no login, no network, ...
+            raise RunError(
+                f"--wandb {project}: could not start a W&B run ({error}); log in "
+                "with `wandb login`, or set WANDB_MODE=offline to log without a "
+                "network"
+            ) from None
         write_json(out / ID_FILE, {"project": project, "id": self.run.id})
         self.run.define_metric("update")
         self.run.define_metric("*", step_metric="update")

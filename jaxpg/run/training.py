@@ -124,6 +124,7 @@ def _open_loop(
     compiled: Compiled,
     compile_time: float,
     cache_note: Callable[[], str] | None,
+    tracker: tracking.WandbTracker | None,
 ) -> ChunkLoop:
     """Writes the run folder's first files and the lines before training."""
     config, options, done = spec.config, spec.options, ready.start.done
@@ -143,11 +144,6 @@ def _open_loop(
     )
     keeper = Keeper(spec.out, options.keep, options.keep_best, spec.primary)
     keeper.start(done)
-    tracker = (
-        tracking.WandbTracker(spec.out, config, options, spec.resume)
-        if options.wandb is not None and spec.primary
-        else None
-    )
     spec.log(
         f"compiled in {console.seconds(compile_time)}"
         + (f"; {cache_note()}" if cache_note is not None else "")
@@ -207,10 +203,18 @@ def _train(
 ) -> RunOutcome:
     """Compiles, trains and finishes a ready run (its folder locked)."""
     spec.log(console.header(spec.config, spec.options, spec.out, spec.mesh))
+    # Before compiling and the first write: a W&B run that cannot start (no login)
+    # is reported at once and leaves the folder as it was.
+    options = spec.options
+    tracker = (
+        tracking.WandbTracker(spec.out, spec.config, options, spec.resume)
+        if options.wandb is not None and spec.primary
+        else None
+    )
     t0 = time.perf_counter()  # compile (AOT), timed apart from training
     compiled = _compile(spec, ready, custom)
     compile_time = time.perf_counter() - t0
-    loop = _open_loop(spec, ready, compiled, compile_time, cache_note)
+    loop = _open_loop(spec, ready, compiled, compile_time, cache_note, tracker)
     train_time = loop.run(on_chunk)
     return _finish(loop, {"compile": compile_time, "train": train_time}, t_start)
 
