@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -196,3 +197,47 @@ def test_the_shipped_example_config_file_parses(tmp_path):
         3,
         True,
     )
+
+
+TINY_TOML = """\
+[config]
+env_id = "CartPole-v1"
+num_envs = 4
+num_updates = 4
+hidden_sizes = [8]
+
+[run]
+chunk = 1
+eval_every = 2
+eval_episodes = 3
+checkpoint_every = 1
+keep = 2
+keep_best = true
+progress = "lines"
+"""
+
+
+def test_the_scripts_end_to_end_with_a_config_file_and_kept_checkpoints(tmp_path):
+    import subprocess
+
+    env = dict(os.environ, JAXPG_CACHE_DIR=str(tmp_path / "cache"))
+    out = tmp_path / "run"
+
+    def script(name, *args):
+        return subprocess.run(
+            [sys.executable, ROOT / "scripts" / name, *map(str, args)],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=200,
+        )
+
+    proc = script("train.py", "--config", write(tmp_path, TINY_TOML), "--out", out)
+    assert proc.returncode == 0, proc.stderr
+    assert "config file" in proc.stdout and "4 updates" in proc.stdout
+    assert "checkpoint/, checkpoints/ in" in proc.stdout
+    names = sorted(p.name for p in (out / "checkpoints").iterdir())
+    assert [n for n in names if n.startswith("update-")] == ["update-3", "update-4"]
+    proc = script("evaluate.py", out, "--checkpoint", "3", "--no-gymnasium")
+    assert proc.returncode == 0, proc.stderr
+    assert "checkpoint at update 3/4 (--checkpoint 3)" in proc.stdout
