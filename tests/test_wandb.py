@@ -88,6 +88,7 @@ def read_wandb_run(path: Path) -> dict:
 def offline(tmp_path, monkeypatch):
     monkeypatch.setenv("WANDB_MODE", "offline")
     monkeypatch.setenv("WANDB_SILENT", "true")
+    monkeypatch.setenv("WANDB_ERROR_REPORTING", "false")  # no network at all
     for name in ("DIR", "CACHE_DIR", "CONFIG_DIR", "DATA_DIR", "ARTIFACT_DIR"):
         folder = tmp_path / f"wandb-{name.lower()}"
         folder.mkdir()
