@@ -16,6 +16,10 @@ One job per module:
 * :mod:`~jaxpg.run.loop`: the chunk loop;
 * :mod:`~jaxpg.run.training`: :func:`train_run`, a run from start to end;
 * :mod:`~jaxpg.run.flags`: command-line flags from dataclasses, multi-host flags;
+* :mod:`~jaxpg.run.config_file`: config and run options from a TOML file or a run
+  folder's config.json (``--config``);
+* :mod:`~jaxpg.run.keep`: which checkpoints a run keeps (``--keep``, ``--keep-best``);
+* :mod:`~jaxpg.run.tracking`: Weights & Biases (``--wandb``);
 * :mod:`~jaxpg.run.gym_eval`: a trained policy in gymnasium's own environments.
 
 >>> from jaxpg.run import RunOptions

@@ -10,11 +10,10 @@ A *run folder* holds one training run::
       summary.json    written when the run ends (finished, stopped early or failed)
       checkpoint/     the latest good TrainState (``jaxpg.save``; batched over seeds
                       when ``seeds > 1``): :func:`load_run` reads it
-      tensorboard/    event files, with ``--tensorboard``
+      checkpoints/    kept ones, with ``--keep N`` / ``--keep-best`` (:mod:`jaxpg.run.keep`)
+      tensorboard/    event files, with ``--tensorboard``; wandb/: ``--wandb``
 
-The config is read with :func:`jaxpg.checkpoint.config_from_dict`, so any
-registered algorithm's run folder works here. What a run writes while it trains:
-:mod:`jaxpg.run.records`.
+Any registered algorithm's run folder; what a run writes: :mod:`jaxpg.run.records`.
 """
 
 from __future__ import annotations
@@ -32,6 +31,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from jaxpg import checkpoint
+from jaxpg.run.keep import resolve
 from jaxpg.run.lock import LOCK_NAME, check_free
 from jaxpg.run.options import FIXED_ON_RESUME, RunError, RunOptions
 from jaxpg.run.programs import state_template
@@ -288,6 +288,7 @@ def load_checkpoint(
     *,
     restore: bool = False,
     log: Callable[[str], None] | None = None,
+    path: Path | None = None,
 ) -> Any:
     """The TrainState in ``RUN/checkpoint`` (batched over seeds when seeds > 1).
 
@@ -301,6 +302,7 @@ def load_checkpoint(
         the run folder's lock. False: read the copy where it is.
       log: where the note about such a recovery goes (``warnings.warn`` by
         default).
+      path: another checkpoint of the run to read (:func:`jaxpg.run.keep.resolve`).
 
     Returns:
       The state.
@@ -308,7 +310,7 @@ def load_checkpoint(
     Raises:
       RunError: no checkpoint, a corrupted one, or one of another config.
     """
-    path = run_dir / "checkpoint"
+    path = run_dir / "checkpoint" if path is None else path
     like = state_template(trainer, options)
     source = path
     if not path.exists() and checkpoint.interrupted(path):
@@ -333,7 +335,9 @@ def load_checkpoint(
 
 
 def load_run(
-    run_dir: str | os.PathLike, log: Callable[[str], None] | None = None
+    run_dir: str | os.PathLike,
+    log: Callable[[str], None] | None = None,
+    which: str = "latest",
 ) -> tuple[Any, Any, RunOptions]:
     """The checkpoint of a run folder, with its config and options (read only).
 
@@ -341,6 +345,7 @@ def load_run(
       run_dir: the run folder.
       log: where a note goes when the checkpoint is read from the copy an
         interrupted save left (``warnings.warn`` by default).
+      which: "latest", "best" or an update number (:func:`jaxpg.run.keep.resolve`).
 
     Returns:
       ``(state, config, options)``; the state is batched over seeds (a leading
@@ -351,9 +356,10 @@ def load_run(
     """
     run_dir = Path(run_dir)
     config, run = read_run_config(run_dir)
-    options = options_from_run(run, run_dir)
-    trainer = make_trainer(config)
-    state = load_checkpoint(run_dir, trainer, config, options, log=log)
+    options, path = options_from_run(run, run_dir), resolve(run_dir, which)
+    state = load_checkpoint(
+        run_dir, make_trainer(config), config, options, log=log, path=path
+    )
     return state, config, options
 
 

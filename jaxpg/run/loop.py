@@ -24,6 +24,7 @@ import numpy as np
 
 from jaxpg import checkpoint
 from jaxpg.run import console, records
+from jaxpg.run.keep import Keeper
 from jaxpg.run.options import RunOptions
 from jaxpg.run.programs import Programs
 
@@ -79,6 +80,8 @@ class ChunkLoop:
     last_return: float = math.nan  # mean training return of the last update
     failure: str | None = None  # what stopped a diverged run
     metrics_file: TextIO | None = None  # metrics.jsonl while the loop runs
+    keeper: Keeper | None = None  # the kept checkpoints (--keep, --keep-best)
+    tracker: Any = None  # a jaxpg.run.tracking.WandbTracker (--wandb), or None
 
     def save(self) -> None:
         """Checkpoints the state (every process: orbax is collective).
@@ -96,6 +99,8 @@ class ChunkLoop:
             extra={"update": self.done, "env_steps_total": self.totals[:]},
         )
         self.last_checkpoint = self.done
+        if self.keeper is not None:
+            self.keeper.saved(self.done)
 
     def evaluate(self, announce: bool = True) -> np.ndarray:
         """Evaluates the state greedily; appends the result to evals.jsonl.
@@ -124,6 +129,11 @@ class ChunkLoop:
             records.append_eval(self.spec.out, row)
         if self.writer is not None:
             self.writer.add_scalar("eval/mean_return", float(returns.mean()), at)
+        if self.tracker is not None:
+            self.tracker.evaluation(at, returns)
+        if self.keeper is not None:
+            score = float(returns.mean())
+            self.keeper.evaluated(self.state, self.spec.config, at, self.totals, score)
         means = returns.mean(axis=1)
         per_seed = (
             f" (seeds: {', '.join(f'{m:.1f}' for m in means)})" if seeds > 1 else ""
@@ -162,6 +172,8 @@ class ChunkLoop:
         self.last_return = float(returns.mean())
         if self.writer is not None:
             console.tensorboard_chunk(self.writer, metrics, seeds, n, before)
+        if self.tracker is not None:
+            self.tracker.chunk(metrics, seeds, n, before)
         rate = (sum(self.totals) - steps_at_start) / max(
             time.perf_counter() - t_train, 1e-9
         )

@@ -18,7 +18,8 @@ from typing import Any, NamedTuple
 import jax
 
 from jaxpg.files import write_json
-from jaxpg.run import console, folder, lock, records
+from jaxpg.run import console, folder, lock, records, tracking
+from jaxpg.run.keep import Keeper
 from jaxpg.run.loop import ChunkLoop, RunSpec
 from jaxpg.run.options import RunOptions, RunOutcome
 from jaxpg.run.programs import (
@@ -63,6 +64,8 @@ def _ready(spec: RunSpec, given: Parts) -> _Ready:
         folder.check_resume_options(spec.out, config, options)
     if options.tensorboard:
         console.check_tensorboard()
+    if options.wandb is not None:
+        tracking.check_wandb()
     parts = build_parts(config, options, given, spec.mesh)
     keys = run_keys(options.seed, options.seeds)
     held = (
@@ -121,6 +124,7 @@ def _open_loop(
     compiled: Compiled,
     compile_time: float,
     cache_note: Callable[[], str] | None,
+    tracker: tracking.WandbTracker | None,
 ) -> ChunkLoop:
     """Writes the run folder's first files and the lines before training."""
     config, options, done = spec.config, spec.options, ready.start.done
@@ -138,6 +142,8 @@ def _open_loop(
         if options.tensorboard and spec.primary
         else None
     )
+    keeper = Keeper(spec.out, options.keep, options.keep_best, spec.primary)
+    keeper.start(done)
     spec.log(
         f"compiled in {console.seconds(compile_time)}"
         + (f"; {cache_note()}" if cache_note is not None else "")
@@ -159,6 +165,8 @@ def _open_loop(
         done=done,
         totals=totals,
         last_checkpoint=done if spec.resume else None,
+        keeper=keeper,
+        tracker=tracker,
     )
 
 
@@ -172,6 +180,8 @@ def _finish(loop: ChunkLoop, times: dict[str, float], t_start: float) -> RunOutc
     summary = loop.summary(final, times)
     if spec.primary:
         write_json(spec.out / "summary.json", summary)
+    if loop.tracker is not None:
+        loop.tracker.finish(summary, loop.exit_code)
     if final is not None:
         spec.log(
             console.final_eval_text(
@@ -193,10 +203,18 @@ def _train(
 ) -> RunOutcome:
     """Compiles, trains and finishes a ready run (its folder locked)."""
     spec.log(console.header(spec.config, spec.options, spec.out, spec.mesh))
+    # Before compiling and the first write: a W&B run that cannot start (no login)
+    # is reported at once and leaves the folder as it was.
+    options = spec.options
+    tracker = (
+        tracking.WandbTracker(spec.out, spec.config, options, spec.resume)
+        if options.wandb is not None and spec.primary
+        else None
+    )
     t0 = time.perf_counter()  # compile (AOT), timed apart from training
     compiled = _compile(spec, ready, custom)
     compile_time = time.perf_counter() - t0
-    loop = _open_loop(spec, ready, compiled, compile_time, cache_note)
+    loop = _open_loop(spec, ready, compiled, compile_time, cache_note, tracker)
     train_time = loop.run(on_chunk)
     return _finish(loop, {"compile": compile_time, "train": train_time}, t_start)
 
