@@ -21,28 +21,24 @@ from jaxpg.files import write_json
 from jaxpg.run import console, folder, lock, records
 from jaxpg.run.loop import ChunkLoop, RunSpec
 from jaxpg.run.options import RunOptions, RunOutcome
+from jaxpg.run.parts import Parts, build_parts
 from jaxpg.run.programs import (
     Compiled,
-    Parts,
     Placement,
-    RunKeys,
-    build_parts,
     cache_key,
     chunk_sizes,
     compile_programs,
     evaluator,
     placement,
-    run_keys,
 )
 
 __all__ = ["train_run"]
 
 
 class _Ready(NamedTuple):
-    """A run ready to compile: its parts, keys, starting point and placement."""
+    """A run ready to compile: its parts, starting point and placement."""
 
     parts: Parts
-    keys: RunKeys
     start: folder.Start
     where: Placement
     lock: lock.RunLock | None  # the run folder's lock (process 0), held to the end
@@ -64,7 +60,6 @@ def _ready(spec: RunSpec, given: Parts) -> _Ready:
     if options.tensorboard:
         console.check_tensorboard()
     parts = build_parts(config, options, given, spec.mesh)
-    keys = run_keys(options.seed, options.seeds)
     held = (
         lock.acquire(spec.out, flag, must_be_empty=not spec.resume)
         if spec.primary
@@ -83,14 +78,14 @@ def _ready(spec: RunSpec, given: Parts) -> _Ready:
             if spec.resume
             else folder.Start(None, 0)
         )
-        where = placement(parts.trainer, spec.mesh, config, keys.init)
+        where = placement(parts.trainer, spec.mesh, config, options.seed)
         if spec.resume and where.state is not None:
             start = start._replace(state=jax.device_put(start.state, where.state))
     except BaseException:
         if held is not None:
             held.release()
         raise
-    return _Ready(parts, keys, start, where, held)
+    return _Ready(parts, start, where, held)
 
 
 def _compile(spec: RunSpec, ready: _Ready, custom: bool) -> Compiled:
@@ -108,10 +103,10 @@ def _compile(spec: RunSpec, ready: _Ready, custom: bool) -> Compiled:
         ),
         options,
         chunk_sizes(chunk, config.num_updates, ready.start.done),
-        ready.keys,
         ready.start.state,
         ready.where,
         cache_key(config, options.seeds, spec.mesh, custom),
+        config.num_updates,
     )
 
 
@@ -139,7 +134,8 @@ def _open_loop(
         else None
     )
     spec.log(
-        f"compiled in {console.seconds(compile_time)}"
+        f"compiled in {console.seconds(compile_time)} "
+        f"({len(compiled.compiled)} programs)"
         + (f"; {cache_note()}" if cache_note is not None else "")
     )
     if spec.resume:
@@ -150,7 +146,6 @@ def _open_loop(
     return ChunkLoop(
         spec=spec,
         programs=compiled.programs,
-        key_eval=ready.keys.eval,
         writer=writer,
         progress=console.Progress(
             options.progress if spec.primary else "off", config.num_updates, done
@@ -195,6 +190,7 @@ def _train(
     spec.log(console.header(spec.config, spec.options, spec.out, spec.mesh))
     t0 = time.perf_counter()  # compile (AOT), timed apart from training
     compiled = _compile(spec, ready, custom)
+    spec.log("programs: " + "; ".join(compiled.compiled))
     compile_time = time.perf_counter() - t0
     loop = _open_loop(spec, ready, compiled, compile_time, cache_note)
     train_time = loop.run(on_chunk)
