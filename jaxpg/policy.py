@@ -18,6 +18,7 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from jaxpg import networks
 from jaxpg.envs import encode_env, is_box, is_discrete
@@ -170,13 +171,19 @@ def example_observation(env: Any, env_params: Any) -> jax.Array:
     Returns:
       Zeros shaped like one encoded observation.
     """
+    shape = _observation_shape(env, env_params)
+    return jax.device_put(np.zeros(shape.shape, shape.dtype))  # no program compiled
+
+
+def _observation_shape(env: Any, env_params: Any) -> jax.ShapeDtypeStruct:
+    """One encoded observation's shape and dtype; the key is made inside the
+    trace, so nothing is compiled (a host-side key or array would be)."""
     env = encode_env(env)
-    shape = jax.eval_shape(lambda k: env.reset(k, env_params)[0], jax.random.key(0))
-    return jnp.zeros(shape.shape, shape.dtype)
+    return jax.eval_shape(lambda: env.reset(jax.random.key(0), env_params)[0])
 
 
 def _obs_ndim(env: Any, env_params: Any) -> int:
-    return max(1, example_observation(env, env_params).ndim)
+    return max(1, len(_observation_shape(env, env_params).shape))
 
 
 def _conv_channels(config: Any, ndim: int) -> tuple[int, ...]:

@@ -10,6 +10,7 @@ One job per module:
   (:func:`read_metrics`) and trimmed on resume;
 * :mod:`~jaxpg.run.lock`: one process at a time in a run folder;
 * :mod:`~jaxpg.run.records`: what a run writes there while it trains;
+* :mod:`~jaxpg.run.parts`: a run's trainer, environment and policy, checked;
 * :mod:`~jaxpg.run.programs`: a run's compiled programs and their placement;
 * :mod:`~jaxpg.run.cache`: the persistent compilation cache;
 * :mod:`~jaxpg.run.console`: progress, messages, signals, TensorBoard;

@@ -66,7 +66,6 @@ class ChunkLoop:
 
     spec: RunSpec
     programs: Programs
-    key_eval: jax.Array
     writer: Any  # a tensorboardX SummaryWriter, or None
     progress: console.Progress
     state: Any
@@ -116,8 +115,8 @@ class ChunkLoop:
             self.spec.options.seeds,
             self.spec.options.eval_episodes,
         )
-        key = jax.random.fold_in(self.key_eval, at)
-        returns = self.programs.evaluate(key, self.state.params)
+        seed = np.uint32(self.spec.options.seed)
+        returns = self.programs.evaluate(seed, np.uint32(at), self.state.params)
         returns = np.asarray(jax.device_get(returns))
         row = {
             "update": at,
@@ -145,10 +144,11 @@ class ChunkLoop:
             )
         return returns
 
-    def _check(self, new_state: Any, metrics: dict, n: int) -> _Kept:
-        """How much of a chunk of ``n`` updates is good."""
+    def _check(self, finite: Any, metrics: dict, n: int) -> _Kept:
+        """How much of a chunk of ``n`` updates is good (``finite``: the chunk
+        program's per-seed check of the new parameters)."""
         seeds = self.spec.options.seeds
-        finite = np.asarray(self.programs.finite(new_state.params)).reshape(seeds)
+        finite = np.asarray(finite).reshape(seeds)
         loss_ok = np.isfinite(np.asarray(metrics["loss"])).all()
         if bool(loss_ok and finite.all()):
             return _Kept(n, None)
@@ -239,9 +239,9 @@ class ChunkLoop:
             self.metrics_file = metrics_file
             while self.done < total:
                 before, n = self.done, min(chunk, total - self.done)
-                new_state, metrics = self.programs.chunks[n](self.state)
+                new_state, metrics, finite = self.programs.chunks[n](self.state)
                 metrics = jax.device_get(metrics)
-                kept = self._check(new_state, metrics, n)
+                kept = self._check(finite, metrics, n)
                 # The rows before a bad update are logged (not the bad update's);
                 # the chunk's state is not kept.
                 self._write_rows(metrics_file, metrics, kept.updates)
