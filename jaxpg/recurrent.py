@@ -23,6 +23,7 @@ orthogonal initialiser runs a QR decomposition, and a batched QR under
 
 from __future__ import annotations
 
+import inspect
 from typing import Any, NamedTuple
 
 import flax.linen as nn
@@ -200,3 +201,32 @@ def apply(net: Policy, params: Any, obs: jax.Array, carry: Any) -> tuple[Any, An
     if carry is None:
         return net.apply(params, obs), None
     return net.apply(params, obs, carry)
+
+
+def check_form(policy: Policy, name: str = "policy") -> None:
+    """ValueError, before anything is traced, for an ``apply`` that needs a carry
+    (three required positional arguments) on a policy without ``initial_carry``.
+
+    Args:
+      policy: a :class:`Policy`.
+      name: how the message names it (``"policy"``, ``"value"``).
+    """
+    if is_recurrent(policy):
+        return
+    try:
+        signature = inspect.signature(policy.apply)
+    except (TypeError, ValueError):  # a builtin or C function: nothing to check
+        return
+    required = [
+        p
+        for p in signature.parameters.values()
+        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+        and p.default is p.empty
+    ]
+    if len(required) >= 3:
+        raise ValueError(
+            f"{name}.apply takes a carry ({len(required)} required arguments) but "
+            f"{name} has no initial_carry: a recurrent Policy is "
+            "Policy(init, apply, initial_carry) with initial_carry(batch_shape) → "
+            "the carry at an episode's start"
+        )

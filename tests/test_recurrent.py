@@ -129,3 +129,15 @@ def test_chunked_bptt_equals_whole_episode_gradient(baseline):
         chunked, whole, rtol=1e-5, atol=1e-5 * np.abs(whole).max()
     )
     assert np.abs(cut - whole).max() > 1e-2 * np.abs(whole).max()
+
+
+def test_a_carry_taking_policy_without_initial_carry_is_refused():
+    policy = jaxpg.Policy(
+        lambda key, obs: {"w": jnp.zeros((4, 2))},
+        lambda p, obs, carry: (obs @ p["w"], carry),
+    )
+    config = jaxpg.ReinforceConfig(num_envs=2)
+    with pytest.raises(ValueError, match="no initial_carry"):
+        jaxpg.make_trainer(config, policy=policy)
+    with pytest.raises(ValueError, match="no initial_carry"):
+        jaxpg.evaluate(jax.random.key(0), policy, {"policy": {}}, ENV, ENV_PARAMS, 2)
