@@ -146,12 +146,7 @@ def rollout(
             action,
             env_params,
         )
-        if "final_observation" not in info:
-            raise ValueError(
-                "env.step must put the pre-reset observation in "
-                "info['final_observation'] (gymnax >= 1.0 does): a truncated "
-                "episode bootstraps from it"
-            )
+        _check_info(info)
         nxt_carry = _next_carry(policy, s.carry, h_policy, terminated | truncated)
         record, nxt = _bookkeeping(
             s,
@@ -170,6 +165,16 @@ def rollout(
 
     (_, end), batch = jax.lax.scan(step, (key, start), None, length=num_steps)
     return end, batch
+
+
+def _check_info(info: dict) -> None:
+    """ValueError unless ``env.step`` put ``final_observation`` in ``info``."""
+    if "final_observation" not in info:
+        raise ValueError(
+            "env.step must put the pre-reset observation in "
+            "info['final_observation'] (gymnax >= 1.0 does): a truncated "
+            "episode bootstraps from it"
+        )
 
 
 def _policy(s: RolloutState) -> Any:
