@@ -141,3 +141,33 @@ def test_a_carry_taking_policy_without_initial_carry_is_refused():
         jaxpg.make_trainer(config, policy=policy)
     with pytest.raises(ValueError, match="no initial_carry"):
         jaxpg.evaluate(jax.random.key(0), policy, {"policy": {}}, ENV, ENV_PARAMS, 2)
+
+
+def test_per_trajectory_gradients_average_to_the_batch_gradient():
+    # gradient_diagnostics' per-episode terms g_i replay each episode from h_0.
+    config = jaxpg.ReinforceConfig(
+        num_envs=4, memory_size=3, rollout_chunk=8, baseline="none"
+    )
+    env_params = ENV_PARAMS.replace(max_steps_in_episode=16)
+    built = jaxpg.train.build(config, ENV, env_params, None, None)
+    params = jaxpg.make_trainer(config, ENV, env_params).init(jax.random.key(0)).params
+    hp = jaxpg.hparams(config)
+
+    @jax.jit
+    def both(key):
+        traj, psi, target = episodic_batch(
+            key, config, built.policy, None, built.env, env_params, params, hp
+        )
+        per = episodic.per_trajectory_gradients(
+            built.policy, params["policy"], traj, psi
+        )
+        loss_fn = episodic.make_loss(
+            config, built.policy, None, hp, 4, jnp.float32(1.0), score_only=True
+        )
+        _, grads, _ = episodic.batch_gradient(loss_fn, params, traj, psi, target, 8)
+        return jax.tree.map(lambda g: g.mean(0), per), grads["policy"]
+
+    mean, grads = both(jax.random.key(1))
+    mean, grads = (np.asarray(ravel_pytree(g)[0]) for g in (mean, grads))
+    np.testing.assert_allclose(mean, -grads, rtol=1e-5, atol=1e-6)
+    assert np.abs(grads).max() > 1e-3
