@@ -5,7 +5,9 @@ A :class:`Policy` is ``(init, apply)``: ``init(key, obs) → params`` and
 (categorical policy) or a ``(mean, log_std)`` pair of ``[..., A]`` arrays (diagonal
 Gaussian). Any pair of that form -- a flax module's ``init``/``apply``, or a table
 of logits -- can be passed wherever jaxpg takes ``policy=``. A value function is the
-same kind of pair whose ``apply`` returns one number per observation.
+same kind of pair whose ``apply`` returns one number per observation. A recurrent
+policy (``memory_size > 0``, :mod:`jaxpg.recurrent`) has a third function,
+``initial_carry(batch_shape)``, and ``apply(params, obs, carry) → (output, carry)``.
 
 The distributions are robust at their edges: a Gaussian's log-std is clipped to
 :data:`LOG_STD_RANGE`, and categorical logits may be −inf (action masks).

@@ -189,6 +189,7 @@ TRAIN_ACCEPTS = {
     "--eval-every": {"zero"},
     "--checkpoint-every": {"zero"},
     "--process-id": {"zero"},
+    "--memory-size": {"zero"},
 }
 EVALUATE_ACCEPTS = {"--gif": ANY, "--seed": {"zero"}, "--seed-index": {"zero"}}
 PLOT_ACCEPTS = {"--out": ANY, "--metric": ANY, "--labels": ANY, "--title": ANY}
