@@ -44,10 +44,10 @@ def main(argv: list[str] | None = None) -> int:
     load_after = os.getloadavg()
     table = bench_memory.memory_table(rows, args.memory_size)
     command = f"python scripts/benchmark_memory.py {shlex.join(argv)}".strip()
+    per_call = ", ".join(f"{r['label']} {r['updates']}" for r in rows)
     note = (
         f"{args.env_id}, num_envs={args.num_envs}, medians of {args.repeats} timed "
-        f"calls (updates per call: REINFORCE {bench_memory.UPDATES['reinforce']}, "
-        f"A2C {bench_memory.UPDATES['a2c']}, PPO {bench_memory.UPDATES['ppo']}); "
+        f"calls (updates per call: {per_call}); "
         f"1-minute load average {load_before[0]:.1f} before, {load_after[0]:.1f} "
         f"after, on {os.cpu_count()} CPUs. Command: `{command}`."
     )

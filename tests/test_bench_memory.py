@@ -32,7 +32,7 @@ def test_memory_table_rows_and_ratio():
 def test_memory_rows_time_both_variants():
     lines = []
     rows = bench_memory.memory_rows(
-        "CartPole-v1", 4, 2, 1, algos=("a2c",), log=lines.append
+        "CartPole-v1", 64, 2, 1, algos=("a2c",), log=lines.append
     )
     (row,) = rows
     ff, rec = row["feedforward"], row["recurrent"]
@@ -41,3 +41,11 @@ def test_memory_rows_time_both_variants():
         rec["real_steps_per_s"] / ff["real_steps_per_s"]
     )
     assert len(lines) == 2 and "memory_size=2" in lines[1]
+
+
+def test_updates_per_call():
+    import jaxpg
+
+    assert bench_memory.updates_per_call(jaxpg.ReinforceConfig(num_envs=64)) == 5
+    assert bench_memory.updates_per_call(jaxpg.A2CConfig(num_envs=64)) == 50
+    assert bench_memory.updates_per_call(jaxpg.PPOConfig(num_envs=64)) == 3

@@ -14,10 +14,27 @@ from typing import Any
 from jaxpg.algorithms import registry
 from jaxpg.run.bench_workers import train_rate
 
-__all__ = ["UPDATES", "memory_rows", "memory_table"]
+__all__ = ["STEPS_PER_CALL", "memory_rows", "memory_table", "updates_per_call"]
 
-# Updates per timed call: each call is a few seconds of work on 2 CPU cores.
-UPDATES = {"reinforce": 5, "a2c": 50, "ppo": 3}
+# Environment steps per timed call of a fixed-length algorithm (a few seconds of
+# work on 2 CPU cores); an episodic one runs EPISODIC_UPDATES updates.
+STEPS_PER_CALL = 16_000
+EPISODIC_UPDATES = 5
+
+
+def updates_per_call(config: Any) -> int:
+    """Updates per timed call: :data:`EPISODIC_UPDATES` for an episodic algorithm,
+    else about :data:`STEPS_PER_CALL` environment steps (at least one update).
+
+    Args:
+      config: a registered algorithm's config.
+
+    Returns:
+      The number of updates.
+    """
+    if registry.for_config(config).episodic:
+        return EPISODIC_UPDATES
+    return max(1, STEPS_PER_CALL // (config.num_steps * config.num_envs))
 
 
 def memory_rows(
@@ -45,12 +62,12 @@ def memory_rows(
     rows = []
     for name in algos or registry.names():
         algorithm = registry.get(name)
-        updates = UPDATES.get(name, 5)
         rates = {}
         for key, size in (("feedforward", 0), ("recurrent", memory_size)):
             config = algorithm.config_type(
                 env_id=env_id, num_envs=num_envs, memory_size=size
             )
+            updates = updates_per_call(config)
             rates[key] = train_rate(config, repeats, updates)
             log(
                 f"{algorithm.label} memory_size={size}: "
