@@ -19,10 +19,17 @@ PolicyOutput = Any  # logits [..., A] or (mean [..., A], log_std [..., A])
 
 
 class Policy(NamedTuple):
-    """A policy (or value function) as two pure functions."""
+    """A policy (or value function) as pure functions.
+
+    Feed-forward: ``apply(params, obs) → output`` and ``initial_carry`` None.
+    Recurrent (:mod:`jaxpg.recurrent`): ``apply(params, obs, carry) → (output,
+    carry)`` and ``initial_carry(batch_shape) → carry``.
+    """
 
     init: Callable[[jax.Array, jax.Array], Any]  # (key, obs) → params
-    apply: Callable[[Any, jax.Array], PolicyOutput]  # (params, obs) → output
+    apply: Callable[..., Any]  # (params, obs) → output, or (params, obs, carry)
+    # batch_shape → the carry at an episode's start; None: feed-forward
+    initial_carry: Callable[[tuple[int, ...]], Any] | None = None
 
 
 ACTIVATIONS: dict[str, Callable[[jax.Array], jax.Array]] = {

@@ -5,7 +5,9 @@ A :class:`Policy` is ``(init, apply)``: ``init(key, obs) → params`` and
 (categorical policy) or a ``(mean, log_std)`` pair of ``[..., A]`` arrays (diagonal
 Gaussian). Any pair of that form -- a flax module's ``init``/``apply``, or a table
 of logits -- can be passed wherever jaxpg takes ``policy=``. A value function is the
-same kind of pair whose ``apply`` returns one number per observation.
+same kind of pair whose ``apply`` returns one number per observation. A recurrent
+policy (``memory_size > 0``, :mod:`jaxpg.recurrent`) has a third function,
+``initial_carry(batch_shape)``, and ``apply(params, obs, carry) → (output, carry)``.
 
 The distributions are robust at their edges: a Gaussian's log-std is clipped to
 :data:`LOG_STD_RANGE`, and categorical logits may be −inf (action masks).
@@ -20,7 +22,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxpg import networks
+from jaxpg import networks, recurrent
 from jaxpg.envs import encode_env, is_box, is_discrete
 from jaxpg.networks import Policy, PolicyOutput
 from jaxpg.normalization import normalize_observations
@@ -139,25 +141,43 @@ def entropy(output: PolicyOutput) -> jax.Array:
 
 
 def act(
-    policy: Policy, params: dict, obs: jax.Array, key: jax.Array | None = None
-) -> jax.Array:
+    policy: Policy,
+    params: dict,
+    obs: jax.Array,
+    key: jax.Array | None = None,
+    carry: Any = None,
+) -> Any:
     """An action for ``obs``: sampled with ``key``, the mode when ``key`` is None.
 
     ``params`` is the full parameter dict (``result.params``); ``obs`` must be
     encoded (as the environments from :func:`jaxpg.make_env` return it). The action
-    is not clipped: the environment wrapper clips a continuous action.
+    is not clipped: the environment wrapper clips a continuous action. A recurrent
+    policy (:mod:`jaxpg.recurrent`) takes its carry and returns the next one: start
+    an episode with ``policy.initial_carry(batch_shape)``.
 
     Args:
       policy: the :class:`Policy`.
       params: the full params dict (``params["policy"]`` is used).
       obs: an encoded observation, or a batch ``[B, ...]``.
       key: a PRNG key to sample, or None for the mode.
+      carry: the recurrent policy's carry (batch shape ``[]`` / ``[B]``); must be
+        None for a feed-forward policy.
 
     Returns:
-      The action (int ``[]`` / ``[B]`` or float ``[A]`` / ``[B, A]``).
+      The action (int ``[]`` / ``[B]`` or float ``[A]`` / ``[B, A]``); for a
+      recurrent policy the pair ``(action, carry)``.
+
+    Raises:
+      ValueError: a recurrent policy without ``carry``, or a feed-forward one
+        with it.
     """
-    output = policy.apply(params["policy"], obs)
-    return mode(output) if key is None else sample(key, output)
+    recurrent.require_carry(policy, carry, "act")
+    if carry is None:
+        output = policy.apply(params["policy"], obs)
+    else:
+        output, carry = policy.apply(params["policy"], obs, carry)
+    action = mode(output) if key is None else sample(key, output)
+    return action if carry is None else (action, carry)
 
 
 def example_observation(env: Any, env_params: Any) -> jax.Array:
@@ -246,7 +266,12 @@ def make_policy(config: Any, env: Any, env_params: Any) -> Policy:
         raise ValueError(
             f"unsupported action space {space!r}: jaxpg handles Discrete and 1-D Box"
         )
-    return _maybe_normalized(config, Policy(module.init, module.apply))
+    return _maybe_normalized(config, recurrent.with_memory(module, _memory(config)))
+
+
+def _memory(config: Any) -> int:
+    """``config.memory_size`` (0, feed-forward, for configs without the field)."""
+    return int(getattr(config, "memory_size", 0))
 
 
 def _maybe_normalized(config: Any, network: Policy) -> Policy:
@@ -274,4 +299,4 @@ def make_value(config: Any, env: Any, env_params: Any) -> Policy:
         ndim,
         _conv_channels(config, ndim),
     )
-    return _maybe_normalized(config, Policy(module.init, module.apply))
+    return _maybe_normalized(config, recurrent.with_memory(module, _memory(config)))

@@ -55,6 +55,7 @@ CONFIG_ACCEPTS = {
     "init_log_std": {"float", "negative", "zero"},
     "learning_rate": {"float", "huge"},
     "max_grad_norm": {"float", "huge", "inf"},
+    "memory_size": {"zero"},
     "normalize_advantages": {"bool"},
     "normalize_observations": {"bool"},
     "normalize_weights": {"bool"},
@@ -191,6 +192,7 @@ TRAIN_ACCEPTS = {
     "--checkpoint-every": {"zero"},
     "--process-id": {"zero"},
     "--wandb": ANY,  # a project name; whether wandb is installed: train_run
+    "--memory-size": {"zero"},
 }
 EVALUATE_ACCEPTS = {
     "--gif": ANY,

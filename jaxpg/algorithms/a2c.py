@@ -65,6 +65,8 @@ class A2CConfig:
       conv_channels: channels of the 3×3 ReLU convolutions before the MLP torso,
         for image observations ``[H, W, C]`` (MinAtar); ``None`` (default): one
         16-channel layer for image observations and none otherwise; ``()``: none.
+      memory_size: units of a GRU cell after the torso of the policy and of
+        jaxpg's critic (:mod:`jaxpg.recurrent`); 0 (default): feed-forward.
     """
 
     env_id: str | None = "CartPole-v1"
@@ -85,6 +87,7 @@ class A2CConfig:
     normalize_observations: bool = False
     scale_rewards: bool = False
     conv_channels: tuple[int, ...] | None = None
+    memory_size: int = 0
 
     def __post_init__(self) -> None:
         actor_critic.check_actor_critic(self)
@@ -108,10 +111,10 @@ def loss(
     if normalize_advantages:
         adv = ret.normalize(adv, None)
     ones = jnp.ones_like(adv)
-    output = policy.apply(params["policy"], batch.obs)
+    output = actor_critic.outputs(policy, params["policy"], batch, "policy")
     logp = pol.log_prob(output, batch.action)
     policy_loss = losses.score_function_loss(logp, adv, ones) / num_steps
-    v = value.apply(params["value"], batch.obs)
+    v = actor_critic.outputs(value, params["value"], batch, "value")
     value_loss = losses.value_loss(v, batch.target, ones, adv.size)
     entropy = pol.entropy(output).mean()
     total = policy_loss + hp.value_coef * value_loss - hp.entropy_coef * entropy

@@ -89,6 +89,8 @@ class ReinforceConfig:
         variance) to every update. Off by default: then nothing is computed and the
         compiled update is the one without the option. On, it costs one more
         backward pass per trajectory over the whole padded horizon.
+      memory_size: units of a GRU cell after the torso of the policy and of
+        jaxpg's critic (:mod:`jaxpg.recurrent`); 0 (default): feed-forward.
     """
 
     env_id: str | None = "CartPole-v1"
@@ -109,6 +111,7 @@ class ReinforceConfig:
     rollout_chunk: int = 32
     gae_lambda: float = 1.0
     gradient_diagnostics: bool = False
+    memory_size: int = 0
 
     def __post_init__(self) -> None:
         common.check_common(self)
