@@ -165,8 +165,7 @@ class EncodedEnv:
         space = self.env.observation_space(params)
         if is_discrete(space):
             return jax.nn.one_hot(obs, int(space.n), dtype=jnp.float32)
-        obs = jnp.asarray(obs)
-        return obs.astype(jnp.float32)
+        return jax.tree.map(lambda x: jnp.asarray(x).astype(jnp.float32), obs)
 
     def clip_action(self, action: jax.Array, params: Any) -> jax.Array:
         """A ``Box`` action clipped to the box (what the environment receives)."""

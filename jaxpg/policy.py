@@ -3,138 +3,61 @@
 A :class:`Policy` is ``(init, apply)``: ``init(key, obs) → params`` and
 ``apply(params, obs) → output``, where the output is a logits array ``[..., A]``
 (categorical policy) or a ``(mean, log_std)`` pair of ``[..., A]`` arrays (diagonal
-Gaussian). Any pair of that form -- a flax module's ``init``/``apply``, or a table
-of logits -- can be passed wherever jaxpg takes ``policy=``. A value function is the
-same kind of pair whose ``apply`` returns one number per observation.
+Gaussian), or one of :mod:`jaxpg.distributions`' richer outputs
+(:class:`~jaxpg.distributions.MultiCategorical` for ``MultiDiscrete`` actions,
+:class:`~jaxpg.distributions.SquashedGaussian` for a tanh-squashed Gaussian). Any
+pair of that form -- a flax module's ``init``/``apply``, or a table of logits -- can
+be passed wherever jaxpg takes ``policy=``. A value function is the same kind of
+pair whose ``apply`` returns one number per observation.
 
-The distributions are robust at their edges: a Gaussian's log-std is clipped to
-:data:`LOG_STD_RANGE`, and categorical logits may be −inf (action masks).
+The distributions (:func:`sample`, :func:`mode`, :func:`log_prob`,
+:func:`entropy`, from :mod:`jaxpg.distributions`) are robust at their edges: a
+Gaussian's log-std is clipped to :data:`LOG_STD_RANGE`, and categorical logits may
+be −inf (action masks).
 """
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from jaxpg import networks
+from jaxpg import spaces as sp
+from jaxpg.distributions import (
+    LOG_STD_RANGE,
+    MultiCategorical,
+    SquashedGaussian,
+    entropy,
+    log_prob,
+    mask_logits,
+    mode,
+    multi_categorical,
+    sample,
+    spread_dimensions,
+)
+from jaxpg.distributions import is_continuous as is_gaussian
 from jaxpg.envs import encode_env, is_box, is_discrete
 from jaxpg.networks import Policy, PolicyOutput
 from jaxpg.normalization import normalize_observations
 
-# The Gaussian's log-std is clipped to this range wherever it is used (sample,
-# log_prob, entropy), whatever network produced it: exp(±log_std) stays far from
-# float32's overflow (log-stds beyond ≈ ±88 gave inf and NaN). The range holds
-# every init_log_std a config accepts ([−10, 5]); inside it nothing changes, bit for
-# bit. The gradient passes straight through the clip (it is the gradient at the
-# bound), so a log-std pushed past the range is still pulled back.
-LOG_STD_RANGE = (-20.0, 10.0)
-
-
-def _bounded_log_std(log_std: jax.Array) -> jax.Array:
-    """``clip(log_std, *LOG_STD_RANGE)`` in value, identity in gradient."""
-    bound = jax.lax.stop_gradient(jnp.clip(log_std, *LOG_STD_RANGE) - log_std)
-    return log_std + bound
-
-
-def is_gaussian(output: PolicyOutput) -> bool:
-    """Whether a policy output is a ``(mean, log_std)`` pair.
-
-    Args:
-      output: what a policy's ``apply`` returned.
-
-    Returns:
-      True for a diagonal Gaussian's pair, False for categorical logits.
-    """
-    return isinstance(output, (tuple, list))
-
-
-def sample(key: jax.Array, output: PolicyOutput) -> jax.Array:
-    """Draws one action per leading index of ``output``.
-
-    A Gaussian's log-std is clipped to :data:`LOG_STD_RANGE` first.
-
-    Args:
-      key: a PRNG key.
-      output: logits ``[..., A]`` or a ``(mean, log_std)`` pair of ``[..., A]``.
-
-    Returns:
-      Actions: int ``[...]`` (categorical) or float ``[..., A]`` (Gaussian,
-      unclipped).
-    """
-    if is_gaussian(output):
-        mean, log_std = output
-        log_std = _bounded_log_std(log_std)
-        return mean + jnp.exp(log_std) * jax.random.normal(key, mean.shape, mean.dtype)
-    return jax.random.categorical(key, output, axis=-1)
-
-
-def mode(output: PolicyOutput) -> jax.Array:
-    """The most likely action: the arg-max logit, or the Gaussian mean.
-
-    Args:
-      output: logits ``[..., A]`` or a ``(mean, log_std)`` pair of ``[..., A]``.
-
-    Returns:
-      Actions: int ``[...]`` or float ``[..., A]``.
-    """
-    if is_gaussian(output):
-        return output[0]
-    return jnp.argmax(output, axis=-1)
-
-
-def log_prob(output: PolicyOutput, action: jax.Array) -> jax.Array:
-    """``log π(a | s)``, shape ``output``'s batch shape.
-
-    For a Gaussian this is the density of the unclipped action summed over its
-    dimensions, with the log-std clipped to :data:`LOG_STD_RANGE`. For a
-    categorical policy, −inf logits (illegal actions) are allowed: a legal
-    action's log-probability and its gradient stay finite.
-
-    Args:
-      output: logits ``[..., A]`` or a ``(mean, log_std)`` pair of ``[..., A]``.
-      action: int ``[...]`` (categorical) or float ``[..., A]`` (Gaussian).
-
-    Returns:
-      ``log π(a | s)``, ``[...]``.
-    """
-    if is_gaussian(output):
-        mean, log_std = output
-        log_std = _bounded_log_std(log_std)
-        z = (action - mean) * jnp.exp(-log_std)
-        per_dim = -0.5 * z**2 - log_std - 0.5 * math.log(2 * math.pi)
-        return per_dim.sum(-1)
-    logp = jax.nn.log_softmax(output, axis=-1)
-    return jnp.take_along_axis(logp, action[..., None].astype(jnp.int32), -1)[..., 0]
-
-
-def entropy(output: PolicyOutput) -> jax.Array:
-    """Entropy of the action distribution (nats), shape the batch shape.
-
-    A Gaussian's log-std is clipped to :data:`LOG_STD_RANGE`. Categorical logits
-    may be −inf (illegal actions: they count 0, as p log p → 0); the entropy and
-    its gradient stay finite.
-
-    Args:
-      output: logits ``[..., A]`` or a ``(mean, log_std)`` pair of ``[..., A]``.
-
-    Returns:
-      The entropy, ``[...]``.
-    """
-    if is_gaussian(output):
-        _, log_std = output
-        log_std = _bounded_log_std(log_std)
-        return (log_std + 0.5 * (1.0 + math.log(2 * math.pi))).sum(-1)
-    # −inf (an illegal action) becomes −√(largest float) (≈ −1.8·10¹⁹ in float32):
-    # its probability is still exactly 0, but p·log p is 0, not 0 · (−inf) = NaN,
-    # and no gradient overflows. A select on the input leaves the finite path's
-    # computation as it was.
-    fill = -math.sqrt(float(jnp.finfo(output.dtype).max))
-    output = jnp.where(jnp.isneginf(output), fill, output)
-    logp = jax.nn.log_softmax(output, axis=-1)
-    return -(jnp.exp(logp) * logp).sum(-1)
+__all__ = [
+    "LOG_STD_RANGE",
+    "MultiCategorical",
+    "Policy",
+    "SquashedGaussian",
+    "act",
+    "entropy",
+    "example_observation",
+    "is_gaussian",
+    "log_prob",
+    "make_policy",
+    "make_value",
+    "mode",
+    "sample",
+]
 
 
 def act(
@@ -144,7 +67,8 @@ def act(
 
     ``params`` is the full parameter dict (``result.params``); ``obs`` must be
     encoded (as the environments from :func:`jaxpg.make_env` return it). The action
-    is not clipped: the environment wrapper clips a continuous action.
+    is not clipped: the environment wrapper clips a continuous action (a squashed
+    Gaussian's lies inside the bounds already).
 
     Args:
       policy: the :class:`Policy`.
@@ -153,13 +77,14 @@ def act(
       key: a PRNG key to sample, or None for the mode.
 
     Returns:
-      The action (int ``[]`` / ``[B]`` or float ``[A]`` / ``[B, A]``).
+      The action (int ``[]`` / ``[B]``; int ``[D]`` / ``[B, D]`` for
+      ``MultiDiscrete``; float ``[A]`` / ``[B, A]``).
     """
     output = policy.apply(params["policy"], obs)
     return mode(output) if key is None else sample(key, output)
 
 
-def example_observation(env: Any, env_params: Any) -> jax.Array:
+def example_observation(env: Any, env_params: Any) -> Any:
     """An encoded observation of the right shape and dtype (zeros), built without
     running the environment.
 
@@ -168,15 +93,17 @@ def example_observation(env: Any, env_params: Any) -> jax.Array:
       env_params: its parameters.
 
     Returns:
-      Zeros shaped like one encoded observation.
+      Zeros shaped like one encoded observation (a dict of them for a dict
+      observation).
     """
     env = encode_env(env)
     shape = jax.eval_shape(lambda k: env.reset(k, env_params)[0], jax.random.key(0))
-    return jnp.zeros(shape.shape, shape.dtype)
+    return jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), shape)
 
 
 def _obs_ndim(env: Any, env_params: Any) -> int:
-    return max(1, example_observation(env, env_params).ndim)
+    features, _ = sp.split_action_mask(example_observation(env, env_params))
+    return max(1, getattr(features, "ndim", 1))
 
 
 def _conv_channels(config: Any, ndim: int) -> tuple[int, ...]:
@@ -197,49 +124,159 @@ def make_policy(config: Any, env: Any, env_params: Any) -> Policy:
     """jaxpg's MLP policy for ``env``'s action space.
 
     ``Discrete`` actions get a categorical head (``apply`` returns logits);
-    ``Box`` actions get a diagonal Gaussian with a learned state-independent
-    log-std (``apply`` returns ``(mean, log_std)``).
+    ``MultiDiscrete`` (:class:`jaxpg.spaces.MultiDiscrete`) one head with the
+    logits of every dimension, returned as a
+    :class:`~jaxpg.distributions.MultiCategorical`; ``Box`` actions a diagonal
+    Gaussian (``apply`` returns ``(mean, log_std)``), or with ``config.squash`` a
+    :class:`~jaxpg.distributions.SquashedGaussian` rescaled to the box's bounds.
+    The log-std is learned, state-independent unless ``config.state_dependent_std``.
+    An observation that is a dict with an ``"action_mask"`` entry
+    (:data:`jaxpg.spaces.ACTION_MASK_KEY`) puts −inf on the illegal logits; the
+    network sees the rest of the observation.
 
     Args:
       config: an algorithm config (``hidden_sizes``, ``activation``, and where
-        present ``init_log_std``, ``conv_channels``, ``normalize_observations``).
+        present ``init_log_std``, ``squash``, ``state_dependent_std``,
+        ``conv_channels``, ``normalize_observations``).
       env: the environment (wrapped or raw).
       env_params: its parameters.
 
     Returns:
       A :class:`Policy` ``(init, apply)``: ``init(key, obs)`` → params,
-      ``apply(params, obs)`` → logits ``[..., A]`` or ``(mean, log_std)``.
+      ``apply(params, obs)`` → the output above.
 
     Raises:
-      ValueError: for an action space that is neither.
+      ValueError: for an action space jaxpg does not handle, ``squash`` with
+        unbounded or continuous-less actions, or a mask of the wrong shape.
     """
     env = encode_env(env)
     space = env.action_space(env_params)
-    ndim = _obs_ndim(env, env_params)
+    features, mask = sp.split_action_mask(example_observation(env, env_params))
+    ndim = max(1, getattr(features, "ndim", 1))
+    net = _maybe_normalized(config, _head(config, space, ndim))
+    if mask is None:
+        return net
+    _check_mask(space, mask)
+    return _masked(net, space)
+
+
+def _head(config: Any, space: Any, ndim: int) -> Policy:
+    """The torso and the head for ``space`` (see :func:`make_policy`)."""
     hidden = tuple(config.hidden_sizes)
     conv = _conv_channels(config, ndim)
+    squash = bool(getattr(config, "squash", False))
+    if squash and not is_box(space):
+        raise ValueError(
+            f"squash=True needs a Box action space (continuous actions); this "
+            f"environment's is {type(space).__name__}"
+        )
+    if sp.is_multi_discrete(space):
+        nvec = tuple(int(n) for n in space.nvec)
+        module = networks.CategoricalPolicyNet(
+            sum(nvec), hidden, config.activation, ndim, conv
+        )
+        return _multi_categorical(Policy(module.init, module.apply), nvec)
     if is_discrete(space):
         module = networks.CategoricalPolicyNet(
             int(space.n), hidden, config.activation, ndim, conv
         )
-    elif is_box(space):
-        if len(space.shape) != 1:
-            raise ValueError(
-                f"Box action spaces must be 1-D, got shape {tuple(space.shape)}"
-            )
-        module = networks.GaussianPolicyNet(
-            int(space.shape[0]),
-            hidden,
-            config.activation,
-            ndim,
-            float(getattr(config, "init_log_std", 0.0)),
-            conv,
+        return Policy(module.init, module.apply)
+    if is_box(space):
+        return _gaussian(config, space, hidden, ndim, conv, squash)
+    raise ValueError(
+        f"unsupported action space {space!r}: jaxpg handles Discrete, "
+        "MultiDiscrete and 1-D Box"
+    )
+
+
+def _gaussian(config, space, hidden, ndim, conv, squash) -> Policy:
+    """The Gaussian head for a 1-D ``Box``; squashed to its bounds with ``squash``."""
+    if len(space.shape) != 1:
+        raise ValueError(
+            f"Box action spaces must be 1-D, got shape {tuple(space.shape)}"
         )
+    dim = int(space.shape[0])
+    module = networks.GaussianPolicyNet(
+        dim,
+        hidden,
+        config.activation,
+        ndim,
+        float(getattr(config, "init_log_std", 0.0)),
+        conv,
+        bool(getattr(config, "state_dependent_std", False)),
+    )
+    if not squash:
+        return Policy(module.init, module.apply)
+    low = np.broadcast_to(np.asarray(space.low, np.float32), (dim,))
+    high = np.broadcast_to(np.asarray(space.high, np.float32), (dim,))
+    if not (np.all(np.isfinite(low)) and np.all(np.isfinite(high))):
+        raise ValueError(
+            "squash=True needs finite action bounds to rescale tanh to; this Box "
+            f"has low={low.tolist()}, high={high.tolist()}"
+        )
+    if not np.all(high > low):
+        raise ValueError(
+            f"squash=True needs high > low in every dimension; got low="
+            f"{low.tolist()}, high={high.tolist()}"
+        )
+
+    def apply(params: Any, obs: jax.Array) -> SquashedGaussian:
+        mean, log_std = module.apply(params, obs)
+        return SquashedGaussian(
+            mean,
+            log_std,
+            jnp.broadcast_to(jnp.asarray(low), mean.shape),
+            jnp.broadcast_to(jnp.asarray(high), mean.shape),
+        )
+
+    return Policy(module.init, apply)
+
+
+def _multi_categorical(net: Policy, nvec: tuple[int, ...]) -> Policy:
+    """``net``'s flat logits ``[..., sum(nvec)]`` as a ``MultiCategorical``."""
+
+    def apply(params: Any, obs: jax.Array) -> MultiCategorical:
+        return multi_categorical(net.apply(params, obs), nvec)
+
+    return Policy(net.init, apply)
+
+
+def _check_mask(space: Any, mask: Any) -> None:
+    """ValueError unless one observation's mask fits the action space: ``[n]`` for
+    ``Discrete(n)``, ``[sum(nvec)]`` (the dimensions' masks one after another) for
+    ``MultiDiscrete``."""
+    if sp.is_multi_discrete(space):
+        want = (sum(int(n) for n in space.nvec),)
+        what = "the concatenated per-dimension masks, [sum(nvec)]"
+    elif is_discrete(space):
+        want, what = (int(space.n),), "[n]"
     else:
         raise ValueError(
-            f"unsupported action space {space!r}: jaxpg handles Discrete and 1-D Box"
+            f"an action mask needs a Discrete or MultiDiscrete action space; this "
+            f"environment's is {type(space).__name__}"
         )
-    return _maybe_normalized(config, Policy(module.init, module.apply))
+    if tuple(mask.shape) != want:
+        raise ValueError(
+            f"the observation's {sp.ACTION_MASK_KEY!r} must have shape {want} "
+            f"({what}) for {space!r}; got {tuple(mask.shape)} (a joint mask over "
+            "all combinations cannot be applied to independent dimensions)"
+        )
+
+
+def _masked(net: Policy, space: Any) -> Policy:
+    """``net`` on the observation without its mask, −inf on illegal logits."""
+    nvec = tuple(int(n) for n in space.nvec) if sp.is_multi_discrete(space) else None
+
+    def init(key: jax.Array, obs: Any) -> Any:
+        return net.init(key, sp.split_action_mask(obs)[0])
+
+    def apply(params: Any, obs: Any) -> PolicyOutput:
+        features, legal = sp.split_action_mask(obs)
+        if nvec is not None:
+            legal = spread_dimensions(legal, nvec, False)
+        return mask_logits(net.apply(params, features), legal)
+
+    return Policy(init, apply)
 
 
 def _maybe_normalized(config: Any, network: Policy) -> Policy:
@@ -267,4 +304,10 @@ def make_value(config: Any, env: Any, env_params: Any) -> Policy:
         ndim,
         _conv_channels(config, ndim),
     )
-    return _maybe_normalized(config, Policy(module.init, module.apply))
+    net = _maybe_normalized(config, Policy(module.init, module.apply))
+    if sp.split_action_mask(example_observation(env, env_params))[1] is None:
+        return net
+    return Policy(
+        lambda key, obs: net.init(key, sp.split_action_mask(obs)[0]),
+        lambda params, obs: net.apply(params, sp.split_action_mask(obs)[0]),
+    )

@@ -31,6 +31,7 @@ MODULES = (
     "jaxpg.checkpoint",
     "jaxpg.compilation",
     "jaxpg.distributed",
+    "jaxpg.distributions",
     "jaxpg.envs",
     "jaxpg.files",
     "jaxpg.policy",
@@ -39,6 +40,7 @@ MODULES = (
     "jaxpg.run",
     "jaxpg.sharding",
     "jaxpg.solve",
+    "jaxpg.spaces",
     "jaxpg.state",
     "jaxpg.train",
 )
