@@ -55,7 +55,7 @@ class A2CConfig:
       value_coef: weight c_v of the critic's loss.
       init_log_std: initial log-std of a Gaussian policy (continuous actions).
       squash: a tanh-squashed Gaussian rescaled to the action box (continuous
-        actions with finite bounds; off by default: see docs/continuous.md).
+        actions with finite bounds; off by default: see docs/action_spaces.md).
       state_dependent_std: the Gaussian's log-std is a head on the torso instead
         of a state-independent parameter.
       num_steps: T, steps per environment per update (the rollout length).

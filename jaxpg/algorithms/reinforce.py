@@ -78,7 +78,7 @@ class ReinforceConfig:
       value_coef: weight of the critic's loss (``baseline="value"``).
       init_log_std: initial log-std of a Gaussian policy (continuous actions).
       squash: a tanh-squashed Gaussian rescaled to the action box (continuous
-        actions with finite bounds; off by default: see docs/continuous.md).
+        actions with finite bounds; off by default: see docs/action_spaces.md).
       state_dependent_std: the Gaussian's log-std is a head on the torso instead
         of a state-independent parameter.
       rollout_chunk: time steps per compiled chunk of the rollout; the rollout stops
