@@ -39,7 +39,7 @@ from jaxpg.distributions import (
     spread_dimensions,
 )
 from jaxpg.distributions import is_continuous as is_gaussian
-from jaxpg.envs import encode_env, is_box, is_discrete
+from jaxpg.envs import encode_env, is_box, is_discrete, unwrap
 from jaxpg.networks import Policy, PolicyOutput
 from jaxpg.normalization import normalize_observations
 
@@ -93,17 +93,22 @@ def example_observation(env: Any, env_params: Any) -> Any:
       env_params: its parameters.
 
     Returns:
-      Zeros shaped like one encoded observation (a dict of them for a dict
-      observation).
+      Zeros shaped like one encoded observation.
     """
     env = encode_env(env)
     shape = jax.eval_shape(lambda k: env.reset(k, env_params)[0], jax.random.key(0))
-    return jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), shape)
+    return jnp.zeros(shape.shape, shape.dtype)
 
 
 def _obs_ndim(env: Any, env_params: Any) -> int:
-    features, _ = sp.split_action_mask(example_observation(env, env_params))
-    return max(1, getattr(features, "ndim", 1))
+    return max(1, example_observation(env, env_params).ndim)
+
+
+def _mask_size(env: Any, env_params: Any) -> int:
+    """Entries of the raw observation's legal-action mask (0: none)."""
+    raw = unwrap(env)
+    shape = jax.eval_shape(lambda k: raw.reset(k, env_params)[0], jax.random.key(0))
+    return sp.action_mask_size(shape)
 
 
 def _conv_channels(config: Any, ndim: int) -> tuple[int, ...]:
@@ -130,9 +135,9 @@ def make_policy(config: Any, env: Any, env_params: Any) -> Policy:
     Gaussian (``apply`` returns ``(mean, log_std)``), or with ``config.squash`` a
     :class:`~jaxpg.distributions.SquashedGaussian` rescaled to the box's bounds.
     The log-std is learned, state-independent unless ``config.state_dependent_std``.
-    An observation that is a dict with an ``"action_mask"`` entry
-    (:data:`jaxpg.spaces.ACTION_MASK_KEY`) puts −inf on the illegal logits; the
-    network sees the rest of the observation.
+    An environment whose raw observation is a dict with an ``"action_mask"`` entry
+    (:data:`jaxpg.spaces.ACTION_MASK_KEY`; encoded with the mask last) gets −inf
+    on the illegal logits; the network sees the observation without the mask.
 
     Args:
       config: an algorithm config (``hidden_sizes``, ``activation``, and where
@@ -151,13 +156,13 @@ def make_policy(config: Any, env: Any, env_params: Any) -> Policy:
     """
     env = encode_env(env)
     space = env.action_space(env_params)
-    features, mask = sp.split_action_mask(example_observation(env, env_params))
-    ndim = max(1, getattr(features, "ndim", 1))
+    ndim = _obs_ndim(env, env_params)
     net = _maybe_normalized(config, _head(config, space, ndim))
-    if mask is None:
+    size = _mask_size(env, env_params)
+    if not size:
         return net
-    _check_mask(space, mask)
-    return _masked(net, space)
+    _check_mask(config, space, size)
+    return _masked(net, space, size, ndim)
 
 
 def _head(config: Any, space: Any, ndim: int) -> Policy:
@@ -241,42 +246,57 @@ def _multi_categorical(net: Policy, nvec: tuple[int, ...]) -> Policy:
     return Policy(net.init, apply)
 
 
-def _check_mask(space: Any, mask: Any) -> None:
+def _check_mask(config: Any, space: Any, size: int) -> None:
     """ValueError unless one observation's mask fits the action space: ``[n]`` for
     ``Discrete(n)``, ``[sum(nvec)]`` (the dimensions' masks one after another) for
-    ``MultiDiscrete``."""
+    ``MultiDiscrete``; and the observations are not normalised (the statistics
+    would standardise the mask too)."""
+    if getattr(config, "normalize_observations", False):
+        raise ValueError(
+            "normalize_observations=True cannot be used with an environment that "
+            f"supplies {sp.ACTION_MASK_KEY!r}: the running statistics would "
+            "standardise the mask with the observation"
+        )
     if sp.is_multi_discrete(space):
-        want = (sum(int(n) for n in space.nvec),)
+        want = sum(int(n) for n in space.nvec)
         what = "the concatenated per-dimension masks, [sum(nvec)]"
     elif is_discrete(space):
-        want, what = (int(space.n),), "[n]"
+        want, what = int(space.n), "[n]"
     else:
         raise ValueError(
             f"an action mask needs a Discrete or MultiDiscrete action space; this "
             f"environment's is {type(space).__name__}"
         )
-    if tuple(mask.shape) != want:
+    if size != want:
         raise ValueError(
-            f"the observation's {sp.ACTION_MASK_KEY!r} must have shape {want} "
-            f"({what}) for {space!r}; got {tuple(mask.shape)} (a joint mask over "
-            "all combinations cannot be applied to independent dimensions)"
+            f"the observation's {sp.ACTION_MASK_KEY!r} must have {want} entries "
+            f"({what}) for {space!r}; got {size} (a joint mask over all "
+            "combinations cannot be applied to independent dimensions)"
         )
 
 
-def _masked(net: Policy, space: Any) -> Policy:
+def _masked(net: Policy, space: Any, size: int, ndim: int) -> Policy:
     """``net`` on the observation without its mask, −inf on illegal logits."""
     nvec = tuple(int(n) for n in space.nvec) if sp.is_multi_discrete(space) else None
 
-    def init(key: jax.Array, obs: Any) -> Any:
-        return net.init(key, sp.split_action_mask(obs)[0])
+    def init(key: jax.Array, obs: jax.Array) -> Any:
+        return net.init(key, sp.split_action_mask(obs, size, ndim)[0])
 
-    def apply(params: Any, obs: Any) -> PolicyOutput:
-        features, legal = sp.split_action_mask(obs)
+    def apply(params: Any, obs: jax.Array) -> PolicyOutput:
+        features, legal = sp.split_action_mask(obs, size, ndim)
         if nvec is not None:
             legal = spread_dimensions(legal, nvec, False)
         return mask_logits(net.apply(params, features), legal)
 
     return Policy(init, apply)
+
+
+def _without_mask(net: Policy, size: int, ndim: int) -> Policy:
+    """``net`` (a critic) on the observation without its mask."""
+    return Policy(
+        lambda key, obs: net.init(key, sp.split_action_mask(obs, size, ndim)[0]),
+        lambda params, obs: net.apply(params, sp.split_action_mask(obs, size, ndim)[0]),
+    )
 
 
 def _maybe_normalized(config: Any, network: Policy) -> Policy:
@@ -305,9 +325,5 @@ def make_value(config: Any, env: Any, env_params: Any) -> Policy:
         _conv_channels(config, ndim),
     )
     net = _maybe_normalized(config, Policy(module.init, module.apply))
-    if sp.split_action_mask(example_observation(env, env_params))[1] is None:
-        return net
-    return Policy(
-        lambda key, obs: net.init(key, sp.split_action_mask(obs)[0]),
-        lambda params, obs: net.apply(params, sp.split_action_mask(obs)[0]),
-    )
+    size = _mask_size(env, env_params)
+    return _without_mask(net, size, ndim) if size else net

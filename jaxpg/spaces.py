@@ -6,9 +6,11 @@ is a vector of D independent choices, choice d out of ``nvec[d]``, returns a
 :class:`MultiDiscrete` from ``action_space(params)``; jaxpg's policy then has one
 categorical per dimension (:class:`jaxpg.distributions.MultiCategorical`).
 
-Legal-action masks travel in the observation: an environment whose observation is
-a dict with an :data:`ACTION_MASK_KEY` entry (jumanji's observations carry one)
-gets a policy that puts −inf on the illegal logits (:func:`jaxpg.make_policy`).
+Legal-action masks travel in the observation: an environment whose raw observation
+is a dict with an :data:`ACTION_MASK_KEY` entry (jumanji's observations carry one)
+is encoded to one array with the mask last (:func:`encode_masked_observation`),
+so rollouts carry plain arrays; :func:`jaxpg.make_policy` splits it off again
+(:func:`split_action_mask`) and puts −inf on the illegal logits.
 """
 
 from __future__ import annotations
@@ -93,25 +95,65 @@ def is_multi_discrete(space: Any) -> bool:
     return type(space).__name__ == "MultiDiscrete" and hasattr(space, "nvec")
 
 
-def split_action_mask(obs: Any) -> tuple[Any, Any]:
-    """Separates the legal-action mask from the rest of an observation.
+def action_mask_size(raw_obs: Any) -> int:
+    """How many legal-action flags a raw observation carries (0: no mask).
 
     Args:
-      obs: an observation (or a batch): an array, or a dict that may hold
-        :data:`ACTION_MASK_KEY`.
+      raw_obs: one raw observation as the environment returns it (arrays or
+        ``jax.ShapeDtypeStruct``s): a dict with :data:`ACTION_MASK_KEY`, or
+        anything else.
 
     Returns:
-      ``(features, mask)``: ``mask`` is the dict's mask (None when there is none);
-      ``features`` is the observation without it -- the one remaining entry itself
-      when only one is left, else the smaller dict.
+      The number of entries of its mask, 0 when it has none.
     """
-    if not isinstance(obs, Mapping) or ACTION_MASK_KEY not in obs:
-        return obs, None
-    rest = {k: v for k, v in obs.items() if k != ACTION_MASK_KEY}
+    if not isinstance(raw_obs, Mapping) or ACTION_MASK_KEY not in raw_obs:
+        return 0
+    return int(np.prod(raw_obs[ACTION_MASK_KEY].shape, dtype=np.int64))
+
+
+def encode_masked_observation(obs: Mapping) -> jax.Array:
+    """One float32 array from a raw observation dict that holds a mask, with the
+    mask **last**: ``[D + n]`` (the other entries flattened in sorted key order),
+    or for a single image entry ``[H, W, C + n]`` (the mask tiled over ``H, W``).
+
+    :func:`split_action_mask` is its inverse. Applies to one observation (no
+    batch axes).
+
+    Args:
+      obs: ``{name: array, ..., "action_mask": bool [n]}``.
+
+    Returns:
+      The encoded observation, float32.
+    """
+    mask = jnp.asarray(obs[ACTION_MASK_KEY]).reshape(-1).astype(jnp.float32)
+    rest = [jnp.asarray(obs[k]) for k in sorted(obs) if k != ACTION_MASK_KEY]
     if not rest:
         raise ValueError(
             f"the observation holds only {ACTION_MASK_KEY!r}: there is nothing for "
             "the policy to see"
         )
-    features = next(iter(rest.values())) if len(rest) == 1 else rest
-    return features, obs[ACTION_MASK_KEY]
+    if len(rest) == 1 and rest[0].ndim == 3:
+        image = rest[0].astype(jnp.float32)
+        planes = jnp.broadcast_to(mask, (*image.shape[:2], mask.shape[0]))
+        return jnp.concatenate([image, planes], axis=-1)
+    flat = [x.reshape(-1).astype(jnp.float32) for x in rest]
+    return jnp.concatenate([*flat, mask])
+
+
+def split_action_mask(obs: jax.Array, size: int, event_ndim: int) -> tuple:
+    """Separates the legal-action mask from an encoded observation (the inverse
+    of :func:`encode_masked_observation`): the last ``size`` entries of the last
+    axis, read at pixel ``[0, 0]`` for an image.
+
+    Args:
+      obs: encoded observations ``[..., D + size]`` or ``[..., H, W, C + size]``.
+      size: the number of mask entries (n).
+      event_ndim: the axes of one observation (1 or 3).
+
+    Returns:
+      ``(features, legal)``: ``[..., D]`` or ``[..., H, W, C]``, and bool
+      ``[..., size]``.
+    """
+    features = obs[..., :-size]
+    flags = obs[..., 0, 0, -size:] if event_ndim == 3 else obs[..., -size:]
+    return features, flags > 0.5

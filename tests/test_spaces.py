@@ -4,11 +4,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from gymnax.environments import spaces
 from spaces_envs import LEGAL, NVEC, TARGETS, MaskedEnv, MatchEnv
 
 import jaxpg
 from jaxpg import distributions as dist
 from jaxpg import policy as pol
+from jaxpg import spaces as jspaces
 from jaxpg.spaces import MultiDiscrete, is_multi_discrete
 
 pytestmark = pytest.mark.timeout(300)
@@ -291,26 +293,107 @@ def test_masked_log_prob_entropy_and_gradients_are_finite(multi):
     np.testing.assert_array_equal(np.asarray(g_h)[illegal], 0.0)
 
 
+def test_masked_observation_encoding_round_trips():
+    obs = {"b": jnp.arange(3.0), "action_mask": jnp.array([True, False]), "a": 7.0}
+    enc = jspaces.encode_masked_observation(obs)
+    np.testing.assert_array_equal(enc, [7.0, 0.0, 1.0, 2.0, 1.0, 0.0])  # mask last
+    features, legal = jspaces.split_action_mask(jnp.stack([enc, enc]), 2, 1)
+    np.testing.assert_array_equal(features, [[7.0, 0.0, 1.0, 2.0]] * 2)
+    np.testing.assert_array_equal(legal, [[True, False]] * 2)
+    image = jnp.arange(2 * 3 * 4.0).reshape(2, 3, 4)
+    enc = jspaces.encode_masked_observation(
+        {"grid": image, "action_mask": jnp.array([0, 1, 1])}
+    )
+    assert enc.shape == (2, 3, 7)
+    features, legal = jspaces.split_action_mask(enc, 3, 3)
+    np.testing.assert_array_equal(features, image)
+    np.testing.assert_array_equal(legal, [False, True, True])
+
+
 def test_make_policy_masks_from_the_observation():
     env, env_params = jaxpg.make_env(MaskedEnv())
     config = jaxpg.PPOConfig(env_id=None, hidden_sizes=(8,))
     policy = jaxpg.make_policy(config, env, env_params)
     obs, _ = env.reset(jax.random.key(0), env_params)
+    assert obs.shape == (2 + 4,)  # one array, the mask last
     params = {"policy": policy.init(jax.random.key(1), obs)}
     # The network sees the observation without its mask (2 inputs, not 6).
     first = params["policy"]["params"]["MLP_0"]["Dense_0"]["kernel"]
     assert first.shape == (2, 8)
     logits = policy.apply(params["policy"], obs)
     np.testing.assert_array_equal(np.isneginf(logits), ~np.asarray(LEGAL))
-    batch = jax.tree.map(lambda x: jnp.stack([x] * 4096), obs)
+    batch = jnp.stack([obs] * 4096)
     draws = jaxpg.act(policy, params, batch, jax.random.key(2))
     assert not np.any(np.asarray(draws) == 0)  # action 0 is illegal
     value = jaxpg.make_value(config, env, env_params)
-    v = value.apply(value.init(jax.random.key(3), obs), batch)
-    assert v.shape == (4096,)
+    v_params = value.init(jax.random.key(3), obs)
+    assert v_params["params"]["MLP_0"]["Dense_0"]["kernel"].shape == (2, 8)
+    assert value.apply(v_params, batch).shape == (4096,)
 
 
-def test_mask_of_the_wrong_shape_is_a_value_error():
+def _masked_configs(num_updates):
+    return {
+        "reinforce": jaxpg.ReinforceConfig(
+            env_id=None, num_envs=16, num_updates=num_updates, learning_rate=3e-2
+        ),
+        "a2c": jaxpg.A2CConfig(
+            env_id=None, num_envs=8, num_updates=num_updates, num_steps=8
+        ),
+        "ppo": jaxpg.PPOConfig(
+            env_id=None, num_envs=8, num_updates=num_updates, num_steps=16
+        ),
+    }
+
+
+@pytest.mark.parametrize("algo", ["reinforce", "a2c", "ppo"])
+def test_masked_training_never_takes_an_illegal_action(algo):
+    env, env_params = jaxpg.make_env(MaskedEnv())
+    config = _masked_configs(2)[algo]
+    config = jaxpg.algorithms.common.replace(config, entropy_coef=0.01)
+    result = jax.jit(jaxpg.make_train(config, env=env, env_params=env_params))(
+        jax.random.key(0)
+    )
+    assert _finite(result.params) and _finite(result.metrics)
+    policy = jaxpg.make_policy(config, env, env_params)
+    traj = jaxpg.episodic_rollout(
+        jax.random.key(1), policy, result.params["policy"], env, env_params, 256
+    )
+    taken = np.asarray(traj.action)[np.asarray(traj.mask) > 0]
+    assert taken.size == 256 * 4 and not np.any(taken == 0)
+    assert float(traj.reward.sum(0).max()) <= 4.0  # only legal rewards (<= 1/step)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+def test_masked_ppo_learns_the_best_legal_action_and_the_unmasked_control_does_not():
+    config = _masked_configs(40)["ppo"]
+
+    def greedy_return(env):
+        env, env_params = jaxpg.make_env(env)
+        result = jax.jit(jaxpg.make_train(config, env=env, env_params=env_params))(
+            jax.random.key(0)
+        )
+        policy = jaxpg.make_policy(config, env, env_params)
+        return float(
+            jaxpg.evaluate(
+                jax.random.key(1), policy, result.params, env, env_params, 64
+            ).mean()
+        )
+
+    assert greedy_return(MaskedEnv()) == 4.0  # the legal target every step
+
+    class Unmasked(MaskedEnv):  # the same numbers as a plain array: no mask
+        def _obs(self, context):
+            obs = super()._obs(context)
+            return jnp.concatenate([obs["obs"], obs["action_mask"].astype(float)])
+
+        def observation_space(self, params):
+            return spaces.Box(0.0, 1.0, (6,), jnp.float32)
+
+    assert greedy_return(Unmasked()) == 8.0  # it learns the illegal action 0
+
+
+def test_mask_of_the_wrong_shape_or_with_normalization_is_a_value_error():
     class JointMask(MatchEnv):
         def _obs(self, context):
             return {
@@ -319,5 +402,12 @@ def test_mask_of_the_wrong_shape_is_a_value_error():
             }
 
     env, env_params = jaxpg.make_env(JointMask())
-    with pytest.raises(ValueError, match="action_mask.*\\(9,\\)"):
+    with pytest.raises(ValueError, match="must have 9 entries.*got 24"):
         jaxpg.make_policy(jaxpg.PPOConfig(env_id=None), env, env_params)
+    env, env_params = jaxpg.make_env(MaskedEnv())
+    with pytest.raises(ValueError, match="^normalize_observations=True cannot"):
+        jaxpg.make_train(
+            jaxpg.PPOConfig(env_id=None, normalize_observations=True),
+            env=env,
+            env_params=env_params,
+        )

@@ -67,7 +67,8 @@ def test_squashed_density_integrates_to_one_and_matches_the_cdf(mean, log_std):
     sd = math.exp(log_std)
     z = (np.arctanh(y) - mean) / sd
     wrong = np.exp(-0.5 * z**2) / (sd * math.sqrt(2 * math.pi))
-    assert np.max(np.abs(wrong / numeric - 1.0)) > 0.5
+    keep = numeric > 1e-6
+    assert np.max(np.abs(wrong[keep] / numeric[keep] - 1.0)) > 0.5
 
 
 @pytest.mark.parametrize(("mean", "log_std"), CASES)
