@@ -295,3 +295,18 @@ def test_ppo_learns_pendulum_with_the_squashed_gaussian():
     print("greedy return before", float(before.mean()), "after", float(after.mean()))
     assert float(before.mean()) < -900
     assert float(after.mean()) > -400
+
+
+def test_gymnasium_evaluation_takes_the_squashed_policy():
+    from jaxpg.run import gym_eval
+
+    config = jaxpg.PPOConfig(env_id="Pendulum-v1", squash=True, hidden_sizes=(8,))
+    env, env_params = jaxpg.make_env("Pendulum-v1")
+    policy = jaxpg.make_policy(config, env, env_params)
+    params = {"policy": policy.init(jax.random.key(0), jnp.zeros(3))}
+    for stochastic in (False, True):
+        returns = gym_eval.gymnasium_returns(
+            "Pendulum-v1", policy, params, 1, stochastic=stochastic
+        )
+        # 200 steps, each costing between 0 and π² + 0.1·8² + 0.001·2².
+        assert returns.shape == (1,) and -200 * 16.3 <= float(returns[0]) <= 0.0
