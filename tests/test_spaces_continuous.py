@@ -310,3 +310,26 @@ def test_gymnasium_evaluation_takes_the_squashed_policy():
         )
         # 200 steps, each costing between 0 and π² + 0.1·8² + 0.001·2².
         assert returns.shape == (1,) and -200 * 16.3 <= float(returns[0]) <= 0.0
+
+
+def test_checkpoint_round_trip_keeps_the_squash_and_the_log_std_head(tmp_path):
+    from trees import assert_bit_identical
+
+    config = jaxpg.PPOConfig(
+        env_id="Pendulum-v1",
+        squash=True,
+        state_dependent_std=True,
+        num_envs=2,
+        num_steps=8,
+        num_minibatches=2,
+        hidden_sizes=(8,),
+    )
+    trainer = jaxpg.make_trainer(config)
+    state, _ = jax.jit(trainer.run, static_argnums=1)(
+        trainer.init(jax.random.key(0)), 1
+    )
+    jaxpg.save(tmp_path / "ckpt", state, config)
+    loaded, loaded_config = jaxpg.load(tmp_path / "ckpt")  # template from config
+    assert loaded_config == config
+    assert_bit_identical(loaded, state)
+    assert "log_std_head" in loaded.params["policy"]["params"]
