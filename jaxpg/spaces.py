@@ -125,7 +125,6 @@ def encode_masked_observation(obs: Mapping) -> jax.Array:
     Returns:
       The encoded observation, float32.
     """
-    mask = jnp.asarray(obs[ACTION_MASK_KEY]).reshape(-1).astype(jnp.float32)
     rest = [jnp.asarray(obs[k]) for k in sorted(obs) if k != ACTION_MASK_KEY]
     if not rest:
         raise ValueError(
@@ -133,11 +132,29 @@ def encode_masked_observation(obs: Mapping) -> jax.Array:
             "the policy to see"
         )
     if len(rest) == 1 and rest[0].ndim == 3:
-        image = rest[0].astype(jnp.float32)
-        planes = jnp.broadcast_to(mask, (*image.shape[:2], mask.shape[0]))
-        return jnp.concatenate([image, planes], axis=-1)
-    flat = [x.reshape(-1).astype(jnp.float32) for x in rest]
-    return jnp.concatenate([*flat, mask])
+        features = rest[0].astype(jnp.float32)
+    else:
+        features = jnp.concatenate([x.reshape(-1).astype(jnp.float32) for x in rest])
+    return append_action_mask(features, obs[ACTION_MASK_KEY])
+
+
+def append_action_mask(features: jax.Array, mask: jax.Array) -> jax.Array:
+    """An encoded observation with its mask as the last entries of the last axis.
+
+    Args:
+      features: one encoded observation without the mask: a vector ``[D]`` or an
+        image ``[H, W, C]``.
+      mask: its legal-action flags, any shape with n entries.
+
+    Returns:
+      ``[D + n]``, or ``[H, W, C + n]`` with the mask tiled over ``H, W``
+      (float32; :func:`split_action_mask` is the inverse).
+    """
+    flags = jnp.asarray(mask).reshape(-1).astype(jnp.float32)
+    if features.ndim == 3:
+        planes = jnp.broadcast_to(flags, (*features.shape[:2], flags.shape[0]))
+        return jnp.concatenate([features.astype(jnp.float32), planes], axis=-1)
+    return jnp.concatenate([features.reshape(-1).astype(jnp.float32), flags])
 
 
 def split_action_mask(obs: jax.Array, size: int, event_ndim: int) -> tuple:
