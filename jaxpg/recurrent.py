@@ -39,6 +39,13 @@ class RecurrentNet(nn.Module):
 
     ``carry`` None means the initial (zero) carry, so ``init(key, obs)`` needs no
     carry.
+
+    Attributes:
+      torso: the MLP/conv torso.
+      memory_size: the GRU's units.
+      head: the output head.
+      parent: flax's module parent (set by flax).
+      name: flax's module name (set by flax).
     """
 
     torso: nn.Module  # obs [..., *obs_shape] → features [..., F]
@@ -70,7 +77,14 @@ def is_recurrent(policy: Policy | None) -> bool:
 
 
 def zeros_carry(memory_size: int):
-    """``initial_carry`` of jaxpg's GRU: ``batch_shape → zeros [*batch_shape, k]``."""
+    """``initial_carry`` of jaxpg's GRU: ``batch_shape → zeros [*batch_shape, k]``.
+
+    Args:
+      memory_size: k, the GRU's units.
+
+    Returns:
+      The ``initial_carry`` function (float32 zeros).
+    """
 
     def initial_carry(batch_shape: tuple[int, ...] = ()) -> jax.Array:
         return jnp.zeros(tuple(batch_shape) + (memory_size,), jnp.float32)
@@ -157,7 +171,16 @@ def unroll(
 
 def require_carry(policy: Policy, carry: Any, where: str) -> None:
     """ValueError for a carry given to a feed-forward policy or missing for a
-    recurrent one (before anything is traced)."""
+    recurrent one (before anything is traced).
+
+    Args:
+      policy: the :class:`Policy` about to be applied.
+      carry: the carry given with it, or None.
+      where: the function the message names (e.g. ``"act"``).
+
+    Raises:
+      ValueError: a recurrent policy without a carry, or a feed-forward one with.
+    """
     if is_recurrent(policy) and carry is None:
         raise ValueError(
             f"{where}: a recurrent policy needs carry= (start with "
@@ -197,7 +220,17 @@ def initial_carries(policy: Policy, value: Policy | None, num_envs: int) -> Carr
 
 def apply(net: Policy, params: Any, obs: jax.Array, carry: Any) -> tuple[Any, Any]:
     """``(output, next carry)`` of a recurrent net, ``(output, None)`` of a
-    feed-forward one (``carry`` None)."""
+    feed-forward one (``carry`` None).
+
+    Args:
+      net: the policy or critic.
+      params: its parameters.
+      obs: the observations.
+      carry: the carry (batch shape of ``obs``), or None for a feed-forward net.
+
+    Returns:
+      ``(output, carry)``; the carry None for a feed-forward net.
+    """
     if carry is None:
         return net.apply(params, obs), None
     return net.apply(params, obs, carry)

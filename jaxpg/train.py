@@ -73,10 +73,10 @@ def _check_env(config: Any, env: Any, env_params: Any, policy: Any) -> None:
     if policy is None:
         space = env.action_space(env_params)
         kind = type(space).__name__
-        if kind not in ("Discrete", "Box"):
+        if kind not in ("Discrete", "MultiDiscrete", "Box"):
             raise ValueError(
                 f"the action space of {config.env_id or env.name} is {kind}; jaxpg's "
-                "policies handle Discrete and Box"
+                "policies handle Discrete, MultiDiscrete and Box"
             )
 
 

@@ -60,6 +60,8 @@ CONFIG_ACCEPTS = {
     "normalize_observations": {"bool"},
     "normalize_weights": {"bool"},
     "scale_rewards": {"bool"},
+    "squash": {"bool"},
+    "state_dependent_std": {"bool"},
     "value_coef": {"float", "huge", "zero"},
 }
 RUN_ACCEPTS = {

@@ -54,6 +54,10 @@ class A2CConfig:
       max_grad_norm: global-norm gradient clip (``inf``: none).
       value_coef: weight c_v of the critic's loss.
       init_log_std: initial log-std of a Gaussian policy (continuous actions).
+      squash: a tanh-squashed Gaussian rescaled to the action box (continuous
+        actions with finite bounds; off by default: see docs/action_spaces.md).
+      state_dependent_std: the Gaussian's log-std is a head on the torso instead
+        of a state-independent parameter.
       num_steps: T, steps per environment per update (the rollout length).
       gae_lambda: λ ∈ [0, 1] of GAE (1: Monte-Carlo return minus V; 0: TD error).
       normalize_advantages: standardise the advantages over the batch.
@@ -80,6 +84,8 @@ class A2CConfig:
     max_grad_norm: float = 0.5
     value_coef: float = 0.5
     init_log_std: float = 0.0
+    squash: bool = False
+    state_dependent_std: bool = False
     num_steps: int = 5
     gae_lambda: float = 0.95
     normalize_advantages: bool = True

@@ -117,6 +117,9 @@ def check_common(config: Any) -> None:
     check_float("init_log_std", config.init_log_std, -10.0, 5.0)
     # A registered config without the field is feed-forward.
     check_int("memory_size", getattr(config, "memory_size", 0), 0)
+    for field in ("squash", "state_dependent_std"):  # optional for other configs
+        if hasattr(config, field):
+            check_bool(field, getattr(config, field))
 
 
 def replace(config: Any, **changes: Any) -> Any:

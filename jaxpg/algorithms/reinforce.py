@@ -77,6 +77,10 @@ class ReinforceConfig:
         Biased (a random divisor computed from the same batch) but consistent.
       value_coef: weight of the critic's loss (``baseline="value"``).
       init_log_std: initial log-std of a Gaussian policy (continuous actions).
+      squash: a tanh-squashed Gaussian rescaled to the action box (continuous
+        actions with finite bounds; off by default: see docs/action_spaces.md).
+      state_dependent_std: the Gaussian's log-std is a head on the torso instead
+        of a state-independent parameter.
       rollout_chunk: time steps per compiled chunk of the rollout; the rollout stops
         after the first chunk in which every episode has ended.
       gae_lambda: λ of ``weight="gae"`` (a sweepable :class:`jaxpg.HParams` leaf);
@@ -108,6 +112,8 @@ class ReinforceConfig:
     normalize_weights: bool = False
     value_coef: float = 0.5
     init_log_std: float = 0.0
+    squash: bool = False
+    state_dependent_std: bool = False
     rollout_chunk: int = 32
     gae_lambda: float = 1.0
     gradient_diagnostics: bool = False
