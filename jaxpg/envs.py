@@ -9,7 +9,15 @@ their own gymnax ``Environment``; the wrapper is idempotent. After wrapping:
 * a continuous (``Box``) action is clipped to the box when it is sent to the
   environment (the policy's log-probability is of the unclipped sample);
 * ``info["final_observation"]`` (gymnax >= 1.0: the observation before auto-reset)
-  is encoded like every other observation.
+  is encoded like every other observation;
+* a dict (pytree) observation becomes one array (:func:`combine_observation`):
+  vector entries are flattened and concatenated; where entries are images
+  (``[H, W, C]``) of one size, they are stacked on the channel axis and every
+  vector entry is tiled over the image as extra constant channels, so the conv
+  torso sees the whole observation.
+
+``make_env("NAMESPACE:ID")`` builds an adapter for another JAX environment library
+(:mod:`jaxpg.adapters`: brax, playground, jumanji, xminigrid, navix, craftax).
 
 gymnax itself is imported lazily: ``import jaxpg`` does not pay for it.
 """
@@ -17,11 +25,14 @@ gymnax itself is imported lazily: ``import jaxpg`` does not pay for it.
 from __future__ import annotations
 
 import difflib
+from collections.abc import Mapping
 from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+
+from jaxpg import adapters
 
 # Built-in gymnax ids that cannot be supported, with the reason.
 UNSUPPORTED_ENVS: dict[str, str] = {
@@ -46,13 +57,85 @@ def _gymnax_ids() -> list[str]:
     return list(gymnax.registered_envs)
 
 
-def supported_env_ids() -> list[str]:
-    """Every gymnax id that :func:`make_env` accepts.
+def supported_env_ids(namespace: str | None = None) -> list[str]:
+    """The ids :func:`make_env` accepts: gymnax's, or one adapter's.
+
+    Args:
+      namespace: None for gymnax's ids; an adapter namespace (``"brax"``,
+        ``"playground"``, ``"jumanji"``, ``"xminigrid"``, ``"navix"``,
+        ``"craftax"``) for that library's ids, ``"NAMESPACE:NAME"``.
 
     Returns:
-      gymnax's registered ids, in its order, without :data:`UNSUPPORTED_ENVS`.
+      gymnax's registered ids, in its order, without :data:`UNSUPPORTED_ENVS`; or
+      the adapter's ids.
+
+    Raises:
+      ValueError: for an unknown namespace, or one whose library is not installed
+        (the message names the install command).
     """
+    if namespace is not None:
+        return adapters.adapter_ids(namespace)
     return [i for i in _gymnax_ids() if i not in UNSUPPORTED_ENVS]
+
+
+def is_dict_space(space: Any) -> bool:
+    """Whether ``space`` is a gymnax ``Dict`` space.
+
+    Args:
+      space: a gymnax space (or any object).
+
+    Returns:
+      True for a ``Dict`` space (it has ``spaces``).
+    """
+    return type(space).__name__ == "Dict" and hasattr(space, "spaces")
+
+
+def combine_observation(obs: Mapping, space: Any = None) -> jax.Array:
+    """One float32 array from a dict observation (one or a batch).
+
+    Entries are taken in sorted key order. A ``Discrete`` entry is one-hot, every
+    other entry cast to float32. Entries with three event axes are images ``[H, W,
+    C]``; all others are vectors (flattened). Images of one size are concatenated
+    on the channel axis, with each vector tiled over ``[H, W]`` as constant
+    channels: ``[..., H, W, C_images + D_vectors]``. Without images, or with images
+    of different sizes, everything is flattened into one vector ``[..., D]``.
+
+    Args:
+      obs: ``{name: array}``; arrays may carry leading batch axes.
+      space: the observation's gymnax ``Dict`` space (gives each entry's event
+        shape and marks ``Discrete`` entries); None reads the event shapes off an
+        unbatched ``obs``.
+
+    Returns:
+      The combined observation, float32.
+    """
+    leaves = []
+    for key in sorted(obs):
+        x = jnp.asarray(obs[key])
+        sub = space.spaces[key] if space is not None else None
+        if sub is not None and is_discrete(sub):
+            x = jax.nn.one_hot(x, int(sub.n), dtype=jnp.float32)
+            event = 1
+        else:
+            event = x.ndim if sub is None else len(tuple(sub.shape))
+            x = x.astype(jnp.float32)
+        leaves.append((x, event))
+    sizes = {x.shape[-3:-1] for x, event in leaves if event == 3}
+    if len(sizes) == 1:
+        size = sizes.pop()
+        images = [x for x, event in leaves if event == 3]
+        batch = images[0].shape[:-3]
+        planes = [
+            jnp.broadcast_to(
+                x.reshape((*batch, 1, 1, -1)),
+                (*batch, *size, int(np.prod(x.shape[x.ndim - event :]))),
+            )
+            for x, event in leaves
+            if event != 3
+        ]
+        return jnp.concatenate(images + planes, axis=-1)
+    flat = [x.reshape((*x.shape[: x.ndim - event], -1)) for x, event in leaves]
+    return jnp.concatenate(flat, axis=-1)
 
 
 def is_discrete(space: Any) -> bool:
@@ -158,6 +241,12 @@ class EncodedEnv:
             return spaces.Box(0.0, 1.0, (int(space.n),), jnp.float32)
         if is_box(space):
             return spaces.Box(space.low, space.high, tuple(space.shape), jnp.float32)
+        if is_dict_space(space):
+            params = self.default_params if params is None else params
+            shape = jax.eval_shape(
+                lambda k: self.reset(k, params)[0], jax.random.key(0)
+            ).shape
+            return spaces.Box(-jnp.inf, jnp.inf, tuple(shape), jnp.float32)
         return space
 
     def encode(self, obs: Any, params: Any = None) -> jax.Array:
@@ -165,6 +254,8 @@ class EncodedEnv:
         space = self.env.observation_space(params)
         if is_discrete(space):
             return jax.nn.one_hot(obs, int(space.n), dtype=jnp.float32)
+        if isinstance(obs, Mapping):
+            return combine_observation(obs, space if is_dict_space(space) else None)
         obs = jnp.asarray(obs)
         return obs.astype(jnp.float32)
 
@@ -237,16 +328,21 @@ def make_env(id_or_env: Any, **kwargs: Any) -> tuple[EncodedEnv, Any]:
     """Builds a gymnax environment with jaxpg's observation encoding.
 
     Args:
-      id_or_env: a gymnax id such as ``"CartPole-v1"``, or a gymnax ``Environment``
-        object (for example one you wrote).
-      **kwargs: passed to the environment's constructor (ids only).
+      id_or_env: a gymnax id such as ``"CartPole-v1"``; an adapter id
+        ``"NAMESPACE:ID"`` such as ``"brax:inverted_pendulum"`` (namespaces in
+        :data:`jaxpg.adapters.LIBRARIES`; each needs its pip extra, e.g. ``pip
+        install "jaxpg[brax]"``); or a gymnax ``Environment`` object.
+      **kwargs: passed to the environment's constructor (ids only; for adapters
+        see each module of :mod:`jaxpg.adapters`).
 
     Returns:
-      ``(env, env_params)``: the encoded environment and its default parameters.
+      ``(env, env_params)``: the encoded environment and its default parameters
+      (for an adapter, :class:`jaxpg.adapters.AdapterParams` with the horizon).
 
     Raises:
-      ValueError: for an unknown id (listing close matches) or an unsupported one
-        (with the reason), before anything is built.
+      ValueError: for an unknown id (listing close matches), an unsupported one
+        (with the reason), or an adapter whose library is not installed (naming
+        the install command), before anything is built.
 
     >>> env, env_params = make_env("CartPole-v1")
     >>> env.action_space(env_params).n
@@ -261,6 +357,10 @@ def make_env(id_or_env: Any, **kwargs: Any) -> tuple[EncodedEnv, Any]:
         env = encode_env(id_or_env)
         return env, env.default_params
     env_id = id_or_env
+    if ":" in env_id:
+        namespace, _, name = env_id.partition(":")
+        adapter = adapters.make_adapter(namespace, name, **kwargs)
+        return EncodedEnv(adapter), adapter.default_params
     if env_id in UNSUPPORTED_ENVS:
         raise ValueError(f"{env_id} is not supported: {UNSUPPORTED_ENVS[env_id]}")
     known = supported_env_ids()
