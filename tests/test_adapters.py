@@ -165,3 +165,58 @@ def test_one_ppo_update_and_checkpoint_round_trip(case, tmp_path):
     loaded, loaded_config = jaxpg.load(tmp_path / "ckpt", like=like)
     assert loaded_config == config
     assert_bit_identical(loaded, state1)
+
+
+# --- without any library: dispatch, install hints, dict observations ---------
+
+
+def test_a_missing_library_names_the_install_command(monkeypatch):
+    monkeypatch.setattr(adapters.LIBRARIES["brax"], "MODULE", "no_such_module_jaxpg")
+    with pytest.raises(ValueError, match=r'pip install "jaxpg\[brax\]"'):
+        jaxpg.make_env("brax:inverted_pendulum")
+    with pytest.raises(ValueError, match=r'pip install "jaxpg\[brax\]"'):
+        jaxpg.supported_env_ids("brax")
+
+
+def test_an_unknown_namespace_lists_the_adapters():
+    with pytest.raises(ValueError, match="brax.*craftax.*jumanji.*navix"):
+        jaxpg.make_env("gym:CartPole-v1")
+    assert adapters.split_id("CartPole-v1") is None
+    assert adapters.split_id("navix:Navix-Empty-5x5-v0") == (
+        "navix",
+        "Navix-Empty-5x5-v0",
+    )
+
+
+def test_dict_observations_of_vectors_are_concatenated_in_key_order():
+    from gymnax.environments import spaces
+
+    from jaxpg.envs import combine_observation
+
+    space = spaces.Dict(
+        {
+            "b": spaces.Box(0, 1, (2, 2), jnp.float32),
+            "a": spaces.Discrete(3),
+            "c": spaces.Box(0, 9, (), jnp.int32),
+        }
+    )
+    obs = {"b": jnp.array([[1.0, 2.0], [3.0, 4.0]]), "a": 2, "c": jnp.int32(7)}
+    out = combine_observation(obs, space)
+    np.testing.assert_array_equal(out, [0, 0, 1, 1, 2, 3, 4, 7])
+    # A batch of two: leading axes are kept.
+    batch = jax.tree.map(lambda x: jnp.stack([jnp.asarray(x)] * 2), obs)
+    assert combine_observation(batch, space).shape == (2, 8)
+
+
+def test_dict_observations_with_an_image_keep_it_and_tile_the_vectors():
+    from jaxpg.envs import combine_observation
+
+    image = jnp.arange(2 * 3 * 4, dtype=jnp.float32).reshape(2, 3, 4)
+    obs = {"grid": image, "pos": jnp.array([5.0, 6.0]), "t": jnp.float32(9)}
+    out = combine_observation(obs)
+    assert out.shape == (2, 3, 4 + 2 + 1)
+    np.testing.assert_array_equal(out[..., :4], image)
+    np.testing.assert_array_equal(out[..., 4:], np.broadcast_to([5, 6, 9], (2, 3, 3)))
+    # Images of different sizes cannot be stacked: everything is flattened.
+    obs["other"] = jnp.zeros((1, 1, 2))
+    assert combine_observation(obs).shape == (2 * 3 * 4 + 2 + 2 + 1,)

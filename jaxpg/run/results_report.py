@@ -19,6 +19,7 @@ __all__ = [
     "BEGIN",
     "END",
     "ENVS",
+    "plot_name",
     "REFERENCES",
     "SKELETON",
     "TARGETS",
@@ -40,6 +41,11 @@ ENVS = (
     "Pendulum-v1",
     "MountainCarContinuous-v0",
     "Breakout-MinAtar",
+    # make_env("NAMESPACE:ID") adapters (issue 15; each needs its pip extra).
+    "xminigrid:MiniGrid-Empty-5x5",
+    "navix:Navix-Empty-5x5-v0",
+    "jumanji:Maze-v0",
+    "brax:inverted_pendulum",
 )
 # (env, algorithms the target is for — None: every registered one —, target on
 # the mean final return, text)
@@ -56,6 +62,18 @@ REFERENCES = {
     ("Pendulum-v1", "a2c"): "RL Zoo A2C −163",
     ("MountainCarContinuous-v0", "ppo"): "RL Zoo PPO 88",
 }
+
+
+def plot_name(env_id: str) -> str:
+    """The file name of ``env_id``'s learning-curve plot (no ``:`` in it).
+
+    Args:
+      env_id: the environment.
+
+    Returns:
+      ``results-<env_id with ':' as '-'>.png``.
+    """
+    return f"results-{env_id.replace(':', '-')}.png"
 
 
 def _num(x: float | None, digits: int = 1) -> str:
@@ -217,7 +235,7 @@ def generated_section(data: dict) -> str:
     envs = [e for e in ENVS if any(r["env"] == e for r in rows)]
     ev_episodes = rows[0]["eval_episodes"] if rows else 10
     ev_count = len(rows[0]["eval_updates"]) if rows else 10
-    imgs = "\n".join(f"![{e} learning curves](img/results-{e}.png)" for e in envs)
+    imgs = "\n".join(f"![{e} learning curves](img/{plot_name(e)})" for e in envs)
     return (
         f"{BEGIN}\n" + _provenance(data["meta"], ordered) + f"{table(rows)}\n"
         "Final return: mean over seeds of each seed's greedy evaluation "
