@@ -8,11 +8,15 @@ them in brax's ``EpisodeWrapper`` with the config's ``episode_length`` and
 how truncation is read) with the environment's default config: the horizon is
 ``config.episode_length`` steps of ``action_repeat`` physics steps each. Dict
 observations (e.g. locomotion's ``"state"``/``"privileged_state"``) stay dicts.
+On a CPU backend the adapter selects MJX's ``impl="jax"`` unless ``impl=`` is
+given: the ``"warp"`` default of many configs failed under ``jit(vmap(...))`` here.
 """
 
 from __future__ import annotations
 
 from typing import Any
+
+import jax
 
 from jaxpg.adapters.brax import EpisodeAdapter
 
@@ -54,6 +58,10 @@ def make(name: str, **kwargs: Any) -> EpisodeAdapter:
             "jaxpg.supported_env_ids('playground') lists them"
         )
     config = registry.get_default_config(name)
+    if "impl" in config and "impl" not in kwargs and jax.default_backend() == "cpu":
+        # MJX's warp implementation (many configs' default) leaked a tracer out
+        # of jit(vmap(step)) here on CPU, and then hung; the JAX one works.
+        config.impl = "jax"
     config.update(kwargs)
     env = registry.load(name, config=config)
     return EpisodeAdapter(

@@ -55,6 +55,31 @@ TARGETS = (
     ("MountainCar-v0", None, -199.999, "better than −200"),
     ("Pendulum-v1", ("ppo",), -250.0, "≥ −250 (PPO)"),
     ("MountainCarContinuous-v0", None, 80.0, "≥ 80"),
+    (
+        "xminigrid:MiniGrid-Empty-5x5",
+        ("ppo",),
+        0.95,
+        "≥ 0.95 (the optimum is 0.955: the goal in 5 steps, 1 − 0.9·5/100)",
+    ),
+    (
+        "navix:Navix-Empty-5x5-v0",
+        ("ppo",),
+        0.95,
+        "≥ 0.95 (reward 1 at the goal: the return is the success rate)",
+    ),
+    (
+        "jumanji:Maze-v0",
+        ("ppo",),
+        0.9,
+        "≥ 0.9 (reward 1 at the target of a new 10×10 maze each episode, "
+        "100 steps: the success rate)",
+    ),
+    (
+        "brax:inverted_pendulum",
+        ("ppo",),
+        900.0,
+        "≥ 900 (reward 1 a step while the pole is up; 1000 = the whole episode)",
+    ),
 )
 REFERENCES = {
     ("Acrobot-v1", "ppo"): "gymnax-blines PPO −79",
@@ -79,6 +104,8 @@ def plot_name(env_id: str) -> str:
 def _num(x: float | None, digits: int = 1) -> str:
     if x is None:
         return "—"
+    if digits == 1 and abs(x) < 2:  # returns in [0, 1] (success rates) need more
+        digits = 3
     return f"{x:,.{digits}f}".replace("-", "−")
 
 
