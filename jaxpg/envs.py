@@ -10,9 +10,16 @@ their own gymnax ``Environment``; the wrapper is idempotent. After wrapping:
   environment (the policy's log-probability is of the unclipped sample);
 * ``info["final_observation"]`` (gymnax >= 1.0: the observation before auto-reset)
   is encoded like every other observation;
-* a dict observation with an ``"action_mask"`` entry becomes one array with the
-  mask last (:func:`jaxpg.spaces.encode_masked_observation`), which the policy
-  splits off again.
+* a dict (pytree) observation becomes one array (:func:`combine_observation`):
+  vector entries are flattened and concatenated; where entries are images
+  (``[H, W, C]``) of one size, they are stacked on the channel axis and every
+  vector entry is tiled over the image as extra constant channels, so the conv
+  torso sees the whole observation. An ``"action_mask"`` entry is kept out of
+  that and appended last (:func:`jaxpg.spaces.append_action_mask`), for the
+  policy to split off again.
+
+``make_env("NAMESPACE:ID")`` builds an adapter for another JAX environment library
+(:mod:`jaxpg.adapters`: brax, playground, jumanji, xminigrid, navix, craftax).
 
 gymnax itself is imported lazily: ``import jaxpg`` does not pay for it.
 """
@@ -27,7 +34,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxpg.spaces import ACTION_MASK_KEY, encode_masked_observation
+from jaxpg import adapters
+from jaxpg.spaces import (  # the space checks are re-exported: this module's API
+    combine_observation as combine_observation,
+)
+from jaxpg.spaces import encode_dict_observation, is_box, is_dict_space, is_discrete
 
 # Built-in gymnax ids that cannot be supported, with the reason.
 UNSUPPORTED_ENVS: dict[str, str] = {
@@ -52,37 +63,25 @@ def _gymnax_ids() -> list[str]:
     return list(gymnax.registered_envs)
 
 
-def supported_env_ids() -> list[str]:
-    """Every gymnax id that :func:`make_env` accepts.
+def supported_env_ids(namespace: str | None = None) -> list[str]:
+    """The ids :func:`make_env` accepts: gymnax's, or one adapter's.
+
+    Args:
+      namespace: None for gymnax's ids; an adapter namespace (``"brax"``,
+        ``"playground"``, ``"jumanji"``, ``"xminigrid"``, ``"navix"``,
+        ``"craftax"``) for that library's ids, ``"NAMESPACE:NAME"``.
 
     Returns:
-      gymnax's registered ids, in its order, without :data:`UNSUPPORTED_ENVS`.
+      gymnax's registered ids, in its order, without :data:`UNSUPPORTED_ENVS`; or
+      the adapter's ids.
+
+    Raises:
+      ValueError: for an unknown namespace, or one whose library is not installed
+        (the message names the install command).
     """
+    if namespace is not None:
+        return adapters.adapter_ids(namespace)
     return [i for i in _gymnax_ids() if i not in UNSUPPORTED_ENVS]
-
-
-def is_discrete(space: Any) -> bool:
-    """Whether ``space`` is a gymnax ``Discrete`` space.
-
-    Args:
-      space: a gymnax space (or any object).
-
-    Returns:
-      True for a ``Discrete`` space (it has ``n``).
-    """
-    return type(space).__name__ == "Discrete" and hasattr(space, "n")
-
-
-def is_box(space: Any) -> bool:
-    """Whether ``space`` is a gymnax ``Box`` space.
-
-    Args:
-      space: a gymnax space (or any object).
-
-    Returns:
-      True for a ``Box`` space (it has ``low``).
-    """
-    return type(space).__name__ == "Box" and hasattr(space, "low")
 
 
 def max_episode_steps(env_params: Any) -> int:
@@ -164,6 +163,12 @@ class EncodedEnv:
             return spaces.Box(0.0, 1.0, (int(space.n),), jnp.float32)
         if is_box(space):
             return spaces.Box(space.low, space.high, tuple(space.shape), jnp.float32)
+        if is_dict_space(space):
+            params = self.default_params if params is None else params
+            shape = jax.eval_shape(
+                lambda k: self.reset(k, params)[0], jax.random.key(0)
+            ).shape
+            return spaces.Box(-jnp.inf, jnp.inf, tuple(shape), jnp.float32)
         return space
 
     def encode(self, obs: Any, params: Any = None) -> jax.Array:
@@ -171,8 +176,8 @@ class EncodedEnv:
         space = self.env.observation_space(params)
         if is_discrete(space):
             return jax.nn.one_hot(obs, int(space.n), dtype=jnp.float32)
-        if isinstance(obs, Mapping) and ACTION_MASK_KEY in obs:
-            return encode_masked_observation(obs)
+        if isinstance(obs, Mapping):
+            return encode_dict_observation(obs, space if is_dict_space(space) else None)
         obs = jnp.asarray(obs)
         return obs.astype(jnp.float32)
 
@@ -245,16 +250,21 @@ def make_env(id_or_env: Any, **kwargs: Any) -> tuple[EncodedEnv, Any]:
     """Builds a gymnax environment with jaxpg's observation encoding.
 
     Args:
-      id_or_env: a gymnax id such as ``"CartPole-v1"``, or a gymnax ``Environment``
-        object (for example one you wrote).
-      **kwargs: passed to the environment's constructor (ids only).
+      id_or_env: a gymnax id such as ``"CartPole-v1"``; an adapter id
+        ``"NAMESPACE:ID"`` such as ``"brax:inverted_pendulum"`` (namespaces in
+        :data:`jaxpg.adapters.LIBRARIES`; each needs its pip extra, e.g. ``pip
+        install "jaxpg[brax]"``); or a gymnax ``Environment`` object.
+      **kwargs: passed to the environment's constructor (ids only; for adapters
+        see each module of :mod:`jaxpg.adapters`).
 
     Returns:
-      ``(env, env_params)``: the encoded environment and its default parameters.
+      ``(env, env_params)``: the encoded environment and its default parameters
+      (for an adapter, :class:`jaxpg.adapters.AdapterParams` with the horizon).
 
     Raises:
-      ValueError: for an unknown id (listing close matches) or an unsupported one
-        (with the reason), before anything is built.
+      ValueError: for an unknown id (listing close matches), an unsupported one
+        (with the reason), or an adapter whose library is not installed (naming
+        the install command), before anything is built.
 
     >>> env, env_params = make_env("CartPole-v1")
     >>> env.action_space(env_params).n
@@ -269,6 +279,10 @@ def make_env(id_or_env: Any, **kwargs: Any) -> tuple[EncodedEnv, Any]:
         env = encode_env(id_or_env)
         return env, env.default_params
     env_id = id_or_env
+    if ":" in env_id:
+        namespace, _, name = env_id.partition(":")
+        adapter = adapters.make_adapter(namespace, name, **kwargs)
+        return EncodedEnv(adapter), adapter.default_params
     if env_id in UNSUPPORTED_ENVS:
         raise ValueError(f"{env_id} is not supported: {UNSUPPORTED_ENVS[env_id]}")
     known = supported_env_ids()

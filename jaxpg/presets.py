@@ -185,6 +185,32 @@ _PRESETS: dict[tuple[str, str], dict[str, Any]] = {
         "num_steps": 32,
         "memory_size": 64,
     },
+    # ---- adapters (make_env("NAMESPACE:ID"); each needs its pip extra). Small
+    # grid worlds and a maze, flattened into the MLP (conv_channels=()): on CPU
+    # that is faster than the conv torso at these sizes.
+    ("ppo", "xminigrid:MiniGrid-Empty-5x5"): {
+        "num_envs": 16,
+        "num_updates": 60,
+        "hidden_sizes": (64, 64),
+        "conv_channels": (),
+    },
+    ("ppo", "navix:Navix-Empty-5x5-v0"): {
+        "num_envs": 16,
+        "num_updates": 60,
+        "hidden_sizes": (64, 64),
+        "conv_channels": (),
+    },
+    ("ppo", "jumanji:Maze-v0"): {
+        "num_envs": 32,
+        "num_updates": 150,
+        "hidden_sizes": (128, 128),
+        "entropy_coef": 0.01,
+    },
+    ("ppo", "brax:inverted_pendulum"): {
+        "num_envs": 16,
+        "num_updates": 100,
+        "hidden_sizes": (32, 32),
+    },
 }
 
 PRESETS: MappingProxyType[tuple[str, str], MappingProxyType[str, Any]] = (

@@ -125,17 +125,116 @@ def encode_masked_observation(obs: Mapping) -> jax.Array:
     Returns:
       The encoded observation, float32.
     """
-    rest = [jnp.asarray(obs[k]) for k in sorted(obs) if k != ACTION_MASK_KEY]
+    return encode_dict_observation(obs)
+
+
+def is_dict_space(space: Any) -> bool:
+    """Whether ``space`` is a gymnax ``Dict`` space.
+
+    Args:
+      space: a gymnax space (or any object).
+
+    Returns:
+      True for a ``Dict`` space (it has ``spaces``).
+    """
+    return type(space).__name__ == "Dict" and hasattr(space, "spaces")
+
+
+def combine_observation(obs: Mapping, space: Any = None) -> jax.Array:
+    """One float32 array from a dict observation (one or a batch).
+
+    Entries are taken in sorted key order. A ``Discrete`` entry is one-hot, every
+    other entry cast to float32. Entries with three event axes are images ``[H, W,
+    C]``; all others are vectors (flattened). Images of one size are concatenated
+    on the channel axis, with each vector tiled over ``[H, W]`` as constant
+    channels: ``[..., H, W, C_images + D_vectors]``. Without images, or with images
+    of different sizes, everything is flattened into one vector ``[..., D]``.
+
+    Args:
+      obs: ``{name: array}``; arrays may carry leading batch axes.
+      space: the observation's gymnax ``Dict`` space (gives each entry's event
+        shape and marks ``Discrete`` entries); None reads the event shapes off an
+        unbatched ``obs``.
+
+    Returns:
+      The combined observation, float32.
+    """
+    leaves = []
+    for key in sorted(obs):
+        x = jnp.asarray(obs[key])
+        sub = space.spaces[key] if space is not None else None
+        if sub is not None and is_discrete(sub):
+            x = jax.nn.one_hot(x, int(sub.n), dtype=jnp.float32)
+            event = 1
+        else:
+            event = x.ndim if sub is None else len(tuple(sub.shape))
+            x = x.astype(jnp.float32)
+        leaves.append((x, event))
+    sizes = {x.shape[-3:-1] for x, event in leaves if event == 3}
+    if len(sizes) == 1:
+        size = sizes.pop()
+        images = [x for x, event in leaves if event == 3]
+        batch = images[0].shape[:-3]
+        planes = [
+            jnp.broadcast_to(
+                x.reshape((*batch, 1, 1, -1)),
+                (*batch, *size, int(np.prod(x.shape[x.ndim - event :]))),
+            )
+            for x, event in leaves
+            if event != 3
+        ]
+        return jnp.concatenate(images + planes, axis=-1)
+    flat = [x.reshape((*x.shape[: x.ndim - event], -1)) for x, event in leaves]
+    return jnp.concatenate(flat, axis=-1)
+
+
+def encode_dict_observation(obs: Mapping, space: Any = None) -> jax.Array:
+    """A dict observation as one float32 array: :func:`combine_observation` of
+    its entries, with an :data:`ACTION_MASK_KEY` entry (if any) appended last.
+
+    :func:`split_action_mask` is the inverse for the mask. Applies to one
+    observation when it holds a mask.
+
+    Args:
+      obs: ``{name: array}``, optionally with ``"action_mask"``.
+      space: the observation's gymnax ``Dict`` space, or None.
+
+    Returns:
+      The encoded observation, float32.
+    """
+    if ACTION_MASK_KEY not in obs:
+        return combine_observation(obs, space)
+    rest = {k: v for k, v in obs.items() if k != ACTION_MASK_KEY}
     if not rest:
         raise ValueError(
             f"the observation holds only {ACTION_MASK_KEY!r}: there is nothing for "
             "the policy to see"
         )
-    if len(rest) == 1 and rest[0].ndim == 3:
-        features = rest[0].astype(jnp.float32)
-    else:
-        features = jnp.concatenate([x.reshape(-1).astype(jnp.float32) for x in rest])
-    return append_action_mask(features, obs[ACTION_MASK_KEY])
+    return append_action_mask(combine_observation(rest, space), obs[ACTION_MASK_KEY])
+
+
+def is_discrete(space: Any) -> bool:
+    """Whether ``space`` is a gymnax ``Discrete`` space.
+
+    Args:
+      space: a gymnax space (or any object).
+
+    Returns:
+      True for a ``Discrete`` space (it has ``n``).
+    """
+    return type(space).__name__ == "Discrete" and hasattr(space, "n")
+
+
+def is_box(space: Any) -> bool:
+    """Whether ``space`` is a gymnax ``Box`` space.
+
+    Args:
+      space: a gymnax space (or any object).
+
+    Returns:
+      True for a ``Box`` space (it has ``low``).
+    """
+    return type(space).__name__ == "Box" and hasattr(space, "low")
 
 
 def append_action_mask(features: jax.Array, mask: jax.Array) -> jax.Array:

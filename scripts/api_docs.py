@@ -27,6 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # returns), which pdoc adds with jaxpg itself.
 MODULES = (
     "jaxpg",
+    "jaxpg.adapters",
     "jaxpg.algorithms",
     "jaxpg.checkpoint",
     "jaxpg.compilation",

@@ -21,7 +21,7 @@ import pathlib
 
 import gymnax
 
-from jaxpg import files
+from jaxpg import adapters, files
 from jaxpg.envs import NEEDS_MEMORY
 from jaxpg.run import smoke
 
@@ -78,12 +78,31 @@ def records_to_rows(records: dict) -> list[str]:
     return rows
 
 
+def adapter_table() -> str:
+    """The adapters' namespaces (jaxpg.adapters.LIBRARIES), from their modules."""
+    algorithms = ", ".join(smoke.labels())
+    lines = [
+        'Other JAX libraries, through `make_env("NAMESPACE:ID")` adapters '
+        '(each needs its extra; `jaxpg.supported_env_ids("NAMESPACE")` lists '
+        "the ids once it is installed):",
+        "",
+        "| namespace | install | example id | algorithms |",
+        "|---|---|---|---|",
+    ]
+    for namespace, module in adapters.LIBRARIES.items():
+        lines.append(
+            f'| {namespace} | `pip install "jaxpg[{namespace}]"` | '
+            f"`{module.EXAMPLE}` | {algorithms} |"
+        )
+    return "\n".join(lines)
+
+
 def write(rows: list[str], records: dict, no_write: bool) -> None:
     header = (
         "| id | actions | observations | horizon | algorithms | smoke run: greedy "
         "100-episode return, initial → trained |\n|---|---|---|---|---|---|"
     )
-    table = "\n".join([header, *rows])
+    table = "\n".join([header, *rows]) + "\n\n" + adapter_table()
     budget = (
         "Smoke budgets (untuned, 32×32 MLP, seed 0): REINFORCE 30 updates × 16 "
         "episodes; A2C 120 updates × 16 envs × 16 steps; PPO 30 updates × 16 envs × "

@@ -248,7 +248,7 @@ def write_outputs(out: Path, data: dict, env_id: str) -> None:
     (out / "img").mkdir(parents=True, exist_ok=True)
     files.write_json(out / "data" / "results.json", data, indent=1, allow_nan=True)
     plot_env(
-        out / "img" / f"results-{env_id}.png",
+        out / "img" / results_report.plot_name(env_id),
         env_id,
         [
             r

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 import jaxpg
-from jaxpg import presets
+from jaxpg import adapters, presets
 from jaxpg.algorithms import registry
 
 pytestmark = pytest.mark.timeout(300)
@@ -23,6 +23,9 @@ SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "train.py"
 @pytest.mark.parametrize("key", sorted(presets.PRESETS), ids="-".join)
 def test_every_preset_builds_a_valid_config_that_make_trainer_accepts(key):
     algorithm, env_id = key
+    if ":" in env_id:  # an adapter's preset: needs that library's extra
+        namespace = env_id.partition(":")[0]
+        pytest.importorskip(adapters.LIBRARIES[namespace].MODULE)
     config = jaxpg.tuned_config(algorithm, env_id)
     assert type(config) is registry.get(algorithm).config_type
     assert config.env_id == env_id

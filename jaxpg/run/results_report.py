@@ -19,6 +19,7 @@ __all__ = [
     "BEGIN",
     "END",
     "ENVS",
+    "plot_name",
     "REFERENCES",
     "SKELETON",
     "TARGETS",
@@ -42,6 +43,11 @@ ENVS = (
     "Breakout-MinAtar",
     "MemoryChain-bsuite",
     "MetaMaze-misc",
+    # make_env("NAMESPACE:ID") adapters (issue 15; each needs its pip extra).
+    "xminigrid:MiniGrid-Empty-5x5",
+    "navix:Navix-Empty-5x5-v0",
+    "jumanji:Maze-v0",
+    "brax:inverted_pendulum",
 )
 # (env, algorithms the target is for — None: every registered one —, target on
 # the mean final return, text)
@@ -52,6 +58,31 @@ TARGETS = (
     ("Pendulum-v1", ("ppo",), -250.0, "≥ −250 (PPO)"),
     ("MountainCarContinuous-v0", None, 80.0, "≥ 80"),
     ("MemoryChain-bsuite", ("ppo",), 0.9, "≥ 0.9 of the maximum 1 (recurrent PPO)"),
+    (
+        "xminigrid:MiniGrid-Empty-5x5",
+        ("ppo",),
+        0.95,
+        "≥ 0.95 (the optimum is 0.955: the goal in 5 steps, 1 − 0.9·5/100)",
+    ),
+    (
+        "navix:Navix-Empty-5x5-v0",
+        ("ppo",),
+        0.95,
+        "≥ 0.95 (reward 1 at the goal: the return is the success rate)",
+    ),
+    (
+        "jumanji:Maze-v0",
+        ("ppo",),
+        0.9,
+        "≥ 0.9 (reward 1 at the target of a new 10×10 maze each episode, "
+        "100 steps: the success rate)",
+    ),
+    (
+        "brax:inverted_pendulum",
+        ("ppo",),
+        900.0,
+        "≥ 900 (reward 1 a step while the pole is up; 1000 = the whole episode)",
+    ),
 )
 REFERENCES = {
     ("Acrobot-v1", "ppo"): "gymnax-blines PPO −79",
@@ -61,9 +92,23 @@ REFERENCES = {
 }
 
 
+def plot_name(env_id: str) -> str:
+    """The file name of ``env_id``'s learning-curve plot (no ``:`` in it).
+
+    Args:
+      env_id: the environment.
+
+    Returns:
+      ``results-<env_id with ':' as '-'>.png``.
+    """
+    return f"results-{env_id.replace(':', '-')}.png"
+
+
 def _num(x: float | None, digits: int = 1) -> str:
     if x is None:
         return "—"
+    if digits == 1 and abs(x) < 2:  # returns in [0, 1] (success rates) need more
+        digits = 3
     return f"{x:,.{digits}f}".replace("-", "−")
 
 
@@ -221,7 +266,7 @@ def generated_section(data: dict) -> str:
     envs = [e for e in ENVS if any(r["env"] == e for r in rows)]
     ev_episodes = rows[0]["eval_episodes"] if rows else 10
     ev_count = len(rows[0]["eval_updates"]) if rows else 10
-    imgs = "\n".join(f"![{e} learning curves](img/results-{e}.png)" for e in envs)
+    imgs = "\n".join(f"![{e} learning curves](img/{plot_name(e)})" for e in envs)
     return (
         f"{BEGIN}\n" + _provenance(data["meta"], ordered) + f"{table(rows)}\n"
         "Final return: mean over seeds of each seed's greedy evaluation "
