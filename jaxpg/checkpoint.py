@@ -33,7 +33,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import sys
 import warnings
 from pathlib import Path
 from typing import Any
@@ -42,6 +41,7 @@ import jax
 import numpy as np
 
 from jaxpg import manifest as mf
+from jaxpg import orbax_io
 from jaxpg.algorithms import registry
 from jaxpg.checksums import array_digest, check_files, file_digests
 from jaxpg.config_json import config_from_dict, config_to_dict
@@ -108,8 +108,6 @@ def save(
 
     With several JAX processes every process calls ``save`` (orbax is collective).
     """
-    import orbax.checkpoint as ocp
-
     path = _check_target(Path(path).absolute())
     config_json = config_to_dict(config)  # fails before anything is written
     stored, names, manifest = mf.build(state)
@@ -126,9 +124,7 @@ def save(
     try:
         if primary:
             write_json(tmp / "config.json", config_json, fsync=True)
-        with ocp.StandardCheckpointer() as checkpointer:
-            checkpointer.save(tmp / "state", mf.nest(names, stored))
-            checkpointer.wait_until_finished()
+        orbax_io.write(tmp / "state", names, stored)
         _sync("jaxpg_save_written")
         if primary:
             # Written last: a folder with a state.json is complete.
@@ -176,54 +172,22 @@ def _holds(config: Any) -> str:
     return f"a {label} state ({type(config).__name__})"
 
 
-def _short(error: BaseException) -> str:
-    """An orbax/tensorstore error in one readable line (no JSON specs)."""
-    text = str(error).split(" [tensorstore_spec", 1)[0].strip()
-    return f"{type(error).__name__}: {text[:500]}"
-
-
-def _hide_closed_loop_errors() -> None:
-    """Drops the "Event loop is closed" noise a failed orbax read leaves behind.
-
-    When one read fails, orbax closes its event loop while tensorstore still has
-    reads in flight; their completions call back into the closed loop and Python
-    prints each RuntimeError as a traceback (through ``sys.unraisablehook``) after
-    the error has been reported. Installed once, after such a failure; every other
-    unraisable exception still reaches the previous hook.
-    """
-    previous = sys.unraisablehook
-    if getattr(previous, "jaxpg_closed_loop_filter", False):
-        return
-
-    def hook(unraisable: Any) -> None:
-        error = unraisable.exc_value
-        if isinstance(error, RuntimeError) and "Event loop is closed" in str(error):
-            return
-        previous(unraisable)
-
-    hook.jaxpg_closed_loop_filter = True
-    sys.unraisablehook = hook
-
-
 def _restore(path: Path, order: list[dict], flat: list) -> list[np.ndarray]:
     """The stored leaves as host arrays, in ``order``, checked against their sums."""
-    import orbax.checkpoint as ocp
-
     names = [tuple(e["name"]) for e in order]
     try:
         targets = mf.targets(order, flat)
-        with ocp.StandardCheckpointer() as checkpointer:
-            restored = checkpointer.restore(path / "state", mf.nest(names, targets))
+        restored = orbax_io.read(path / "state", names, targets)
     except (Exception, MemoryError) as error:
-        _hide_closed_loop_errors()
+        orbax_io.hide_closed_loop_errors()
         raise ValueError(
             f"could not read the arrays of the checkpoint at {path} (corrupted or "
-            f"incomplete): {_short(error)}"
+            f"incomplete): {orbax_io.short(error)}"
         ) from None
     values = []
-    for entry, name in zip(order, names, strict=True):
+    for entry, name, target in zip(order, names, targets, strict=True):
         try:
-            value = np.asarray(mf.lookup(restored, name))
+            value = np.asarray(mf.lookup(restored, name)) if target.size else target
         except (KeyError, TypeError):
             raise ValueError(
                 f"the checkpoint at {path} is corrupted: {entry['path']} is missing"

@@ -408,3 +408,27 @@ def test_a_failed_orbax_read_leaves_no_event_loop_tracebacks(
             jaxpg.load(path)
     time.sleep(0.5)  # the reads still in flight finish
     assert not [e for e in seen if "Event loop is closed" in str(e)]
+
+
+def test_zero_size_leaves_round_trip(tmp_path):
+    # MJX (playground) states hold zero-size arrays, which orbax refuses to
+    # write; jaxpg stores them by shape and dtype alone.
+    import jax.numpy as jnp
+
+    state = {
+        "w": jnp.arange(3.0),
+        "contacts": jnp.zeros((4, 0), jnp.float32),
+        "nested": {"none": jnp.zeros((0,), jnp.int32)},
+        "key": jax.random.key(1),
+    }
+    jaxpg.save(tmp_path / "ckpt", state, CONFIG)
+    loaded, _ = jaxpg.load(tmp_path / "ckpt", like=jax.eval_shape(lambda: state))
+    assert_bit_identical(loaded, state)
+    assert loaded["contacts"].shape == (4, 0)
+    assert loaded["nested"]["none"].dtype == jnp.int32
+    # The stored arrays are only the non-empty ones.
+    manifest = json.loads((tmp_path / "ckpt" / "state.json").read_text())
+    assert [e["shape"] for e in manifest["leaves"] if 0 in e["shape"]] == [
+        [4, 0],
+        [0],
+    ]
