@@ -57,6 +57,9 @@ class RunKeys(NamedTuple):
 
     init: jax.Array  # the initialisation key, or [seeds] keys when seeds > 1
     eval: jax.Array  # the greedy evaluations' key (folded with the update count)
+    # A sweep's (jaxpg.run.sweep) HParams, one per state ([seeds] leaves), passed
+    # to Trainer.init beside the keys; None: the config's own.
+    hparams: Any = None
 
 
 class Placement(NamedTuple):
@@ -178,7 +181,9 @@ def run_keys(seed: int, seeds: int) -> RunKeys:
     return RunKeys(key_init, key_eval)
 
 
-def _init_fn(trainer: Any, seeds: int) -> Callable:
+def _init_fn(trainer: Any, seeds: int, swept: bool = False) -> Callable:
+    if swept:  # (keys, hparams) -> state, hparams batched like the keys
+        return trainer.init if seeds == 1 else jax.vmap(trainer.init)
     if seeds == 1:
         return trainer.init
     return lambda keys: jax.vmap(trainer.init)(keys)
@@ -357,9 +362,13 @@ def compile_programs(
     def key(*parts: Any) -> tuple | None:
         return None if cache_key is None else (*cache_key, *parts)
 
-    init_fn = _compiled(key("init"), _init_fn(trainer, seeds), where.init, keys.init)
+    swept = keys.hparams is not None
+    init_args = (keys.init, keys.hparams) if swept else (keys.init,)
+    init_fn = _compiled(
+        key("init", swept), _init_fn(trainer, seeds, swept), where.init, *init_args
+    )
     if state is None:
-        state = init_fn(keys.init)
+        state = init_fn(*init_args)
     chunks = {
         n: _compiled(key("run", n), _chunk_program(trainer, seeds, n), where.run, state)
         for n in sizes
