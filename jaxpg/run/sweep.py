@@ -122,8 +122,8 @@ def _field(text: str, config: Any, flag: str, seen: set[str]) -> tuple[str, str]
     allowed = ", ".join(sweepable(type(config)))
     if not sep or not name:
         raise ValueError(
-            f"{flag} {text!r}: expected FIELD=VALUES; sweepable fields of "
-            f"{type(config).__name__}: {allowed}"
+            f"{flag} {text!r}: expected FIELD=VALUES; sweepable fields: {allowed} "
+            f"(of {type(config).__name__})"
         )
     known = {f.name for f in dataclasses.fields(config)}
     if name not in sweepable(type(config)):
