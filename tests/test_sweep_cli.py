@@ -313,3 +313,19 @@ def test_resuming_a_plain_run_with_sweep_is_refused(tmp_path, capsys):
     code = train_script().main(["--resume", str(out), "--sweep", "gamma=0.9,1"])
     assert code == 2
     assert "not a sweep" in capsys.readouterr().err
+
+
+def test_plot_draws_one_curve_per_configuration(whole, tmp_path, capsys):
+    sys.path.insert(0, str(ROOT / "scripts"))
+    try:
+        import plot
+    finally:
+        sys.path.pop(0)
+    png = tmp_path / "curves.png"
+    assert plot.main([str(whole[0]), "--out", str(png)]) == 0
+    lines = [x for x in capsys.readouterr().out.splitlines() if "final" in x]
+    sweep = read_sweep(whole[0])
+    assert [x.split(" (")[0] for x in lines] == [
+        f"{sweep.label(c)}, 2 seeds" for c in range(3)
+    ]
+    assert png.stat().st_size > 0
