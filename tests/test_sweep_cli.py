@@ -26,6 +26,7 @@ import pytest
 import jaxpg
 from jaxpg import run
 from jaxpg.evaluate import episode_returns
+from jaxpg.run import bench
 from jaxpg.run.programs import run_keys
 from jaxpg.run.sweep import parse_sweep, read_sweep, sweep_configs
 from jaxpg.run.sweep_report import ranked_table
@@ -329,3 +330,22 @@ def test_plot_draws_one_curve_per_configuration(whole, tmp_path, capsys):
         f"{sweep.label(c)}, 2 seeds" for c in range(3)
     ]
     assert png.stat().st_size > 0
+
+
+def test_the_sweep_cost_benchmark_times_both_runs(monkeypatch):
+    from jaxpg.run import bench_sweep
+
+    monkeypatch.setattr(bench_sweep, "SWEEP_ALGORITHMS", (("reinforce", 1),))
+    result = bench_sweep.worker_sweep([[2, 1]], 1)
+    (row,) = result["rows"]
+    assert (row["configurations"], row["seeds"]) == (2, 1)
+    for run_ in (row["sweep"], row["wide"]):
+        assert run_["wall_s"] > 0 and run_["env_steps"] >= 2 * bench_sweep.SWEEP_ENVS
+    assert row["wall_ratio"] == row["sweep"]["wall_s"] / row["wide"]["wall_s"]
+    report = {
+        "environment": bench.environment(),
+        "loadavg_end": (1.0, 1.0, 1.0),
+        **result,
+    }
+    text = bench_sweep.sweep_section(report, "python scripts/benchmark.py --sweep")
+    assert f"| reinforce | 2 × 1 | {2 * bench_sweep.SWEEP_ENVS} | 1 |" in text
