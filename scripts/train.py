@@ -173,14 +173,15 @@ def add_sweep_flags(parser: argparse.ArgumentParser) -> None:
 
 
 def sweep_of(
-    args: argparse.Namespace, config: object, options: RunOptions, out: Path
+    args: argparse.Namespace, config: object, options: RunOptions, out: Path | None
 ) -> Sweep | None:
-    """The sweep the flags (or a resumed sweep's folder) ask for; None: a plain run.
+    """The sweep the flags (or the folder of a resumed sweep, ``out``) ask for;
+    None: a plain run.
 
     Raises ValueError or RunError (exit 2) naming the flag, before anything is
     compiled.
     """
-    saved = read_sweep(out) if args.resume is not None else None
+    saved = read_sweep(out) if out is not None else None
     asked = args.sweep is not None or args.sweep_random
     if args.sweep_seed is not None and not args.sweep_random:
         raise ValueError("--sweep-seed is only used with --sweep-random N")
@@ -200,7 +201,7 @@ def sweep_of(
         args.sweep_random,
         0 if args.sweep_seed is None else args.sweep_seed,
     )
-    if args.resume is not None and sweep != saved:
+    if out is not None and sweep != saved:
         raise RunError(
             f"--resume {out}: "
             + (
@@ -320,6 +321,10 @@ def parse(
                 f"--{name.replace('_', '-')} must be an integer >= {low} and <= "
                 f"{INT32_MAX}; got {value}"
             )
+    try:
+        args.sweep_spec = sweep_of(args, config, options, args.resume)
+    except (ValueError, RunError) as error:
+        parser.error(str(error))
     if args.resume is None:
         return (
             config,
@@ -376,11 +381,7 @@ def _mesh(args: argparse.Namespace, config: object, multi: bool):
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     config, options, out, resume, no_cache, args = parse(argv)
-    try:
-        sweep = sweep_of(args, config, options, out)
-    except (ValueError, RunError) as error:
-        print(f"train.py: error: {error}", file=sys.stderr)
-        return 2
+    sweep = args.sweep_spec
     try:
         multi = flags.join_multihost_run(args)  # before any other JAX call
     except ValueError as error:

@@ -188,6 +188,7 @@ TRAIN_ACCEPTS = {
     "--eval-every": {"zero"},
     "--checkpoint-every": {"zero"},
     "--process-id": {"zero"},
+    "--sweep-random": {"zero"},  # 0: the grid (no --sweep: a plain run)
 }
 EVALUATE_ACCEPTS = {"--gif": ANY, "--seed": {"zero"}, "--seed-index": {"zero"}}
 PLOT_ACCEPTS = {"--out": ANY, "--metric": ANY, "--labels": ANY, "--title": ANY}

@@ -248,6 +248,14 @@ def test_the_script_writes_the_sweep_files_and_resumes(tmp_path):
     assert rows(out / "sweep.jsonl") == written
 
 
+def exit_code(argv: list[str]) -> int | None:
+    """train.py's exit status for ``argv`` (flag errors exit from argparse)."""
+    try:
+        return train_script().main(argv)
+    except SystemExit as exit_:
+        return exit_.code
+
+
 BAD = {
     "empty list": (["--sweep", "learning_rate="], "--sweep learning_rate: empty"),
     "empty item": (["--sweep", "learning_rate=1e-3,"], "--sweep learning_rate: empty"),
@@ -292,8 +300,7 @@ BAD = {
 def test_bad_sweep_input_exits_2_naming_the_flag(case, tmp_path, capsys):
     args, message = BAD[case]
     out = tmp_path / "never"
-    code = train_script().main([*TINY, *args, "--out", str(out)])
-    assert code == 2
+    assert exit_code([*TINY, *args, "--out", str(out)]) == 2
     err = capsys.readouterr().err
     assert message in err, err
     assert "sweepable fields: learning_rate, gamma" in err or case not in (
@@ -311,8 +318,7 @@ def test_resuming_a_plain_run_with_sweep_is_refused(tmp_path, capsys):
         env_id="CartPole-v1", num_envs=4, num_updates=1, hidden_sizes=(8,)
     )
     run.train_run(config, plain, out, log=quiet)
-    code = train_script().main(["--resume", str(out), "--sweep", "gamma=0.9,1"])
-    assert code == 2
+    assert exit_code(["--resume", str(out), "--sweep", "gamma=0.9,1"]) == 2
     assert "not a sweep" in capsys.readouterr().err
 
 
