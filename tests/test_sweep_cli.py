@@ -100,6 +100,10 @@ def test_a_sweep_equals_the_separate_runs(whole, separate):
             np.testing.assert_allclose(
                 logged, result.metrics["episode_return"][k], rtol=1e-5
             )
+    # load_run (what evaluate.py reads) takes the sweep's C·K states.
+    state, config, options = run.load_run(out)
+    assert options.seeds == 6 and config == CONFIG
+    jax.tree.map(np.testing.assert_array_equal, state.params, outcome.state.params)
     # The configurations really differ (a sweep that ignored its values would
     # still pass the comparison above only if the separate runs agreed too).
     first = jax.tree.leaves(separate[0].params)[0]

@@ -35,6 +35,7 @@ from jaxpg import checkpoint
 from jaxpg.run.lock import LOCK_NAME, check_free
 from jaxpg.run.options import FIXED_ON_RESUME, RunError, RunOptions
 from jaxpg.run.programs import state_template
+from jaxpg.run.sweep import read_sweep
 from jaxpg.train import make_trainer
 
 __all__ = [
@@ -344,7 +345,10 @@ def load_run(
 
     Returns:
       ``(state, config, options)``; the state is batched over seeds (a leading
-      axis) when ``options.seeds > 1``.
+      axis) when ``options.seeds > 1``. For a sweep's folder (RUN/sweep.json)
+      ``options.seeds`` is its C · K states (state m: configuration m // K,
+      seed m % K) and ``config`` the base config (each state carries its
+      configuration's HParams).
 
     Raises:
       RunError: not a run folder, no checkpoint, or a corrupted one.
@@ -352,6 +356,9 @@ def load_run(
     run_dir = Path(run_dir)
     config, run = read_run_config(run_dir)
     options = options_from_run(run, run_dir)
+    sweep = read_sweep(run_dir)
+    if sweep is not None:
+        options = dataclasses.replace(options, seeds=sweep.members)
     trainer = make_trainer(config)
     state = load_checkpoint(run_dir, trainer, config, options, log=log)
     return state, config, options
