@@ -28,7 +28,7 @@ from jaxpg import run
 from jaxpg.evaluate import episode_returns
 from jaxpg.run import bench
 from jaxpg.run.programs import run_keys
-from jaxpg.run.sweep import parse_sweep, read_sweep, sweep_configs
+from jaxpg.run.sweep import parse_sweep, read_sweep, sweep_configs, sweep_keys
 from jaxpg.run.sweep_report import ranked_table
 from jaxpg.run.sweep_run import sweep_run
 
@@ -79,6 +79,31 @@ def test_the_grid_is_every_combination_in_order():
     assert sweep.fields == ("gamma", "learning_rate")
     assert sweep.values[:4] == ((0.9, 1e-3), (0.9, 1e-2), (0.9, 0.1), (1.0, 1e-3))
     assert sweep.size == 6 and sweep.members == 24
+
+
+@pytest.mark.parametrize("configs, seeds", [(2, 1), (1, 3), (1, 1)])
+def test_each_state_gets_its_seeds_key_and_its_configurations_values(configs, seeds):
+    rates = ",".join(str(0.01 * (c + 1)) for c in range(configs))
+    sweep = parse_sweep([f"learning_rate={rates}"], CONFIG, seeds)
+    keys = sweep_keys(CONFIG, 7, sweep)
+    plain = run_keys(7, seeds)
+    if sweep.members == 1:  # unbatched, as a one-seed run
+        assert keys.init.shape == () and keys.hparams.learning_rate.shape == ()
+        np.testing.assert_array_equal(
+            jax.random.key_data(keys.init), jax.random.key_data(plain.init)
+        )
+        return
+    per_seed = plain.init.reshape(seeds)
+    for m in range(sweep.members):
+        c, k = divmod(m, seeds)
+        np.testing.assert_array_equal(
+            jax.random.key_data(keys.init[m]), jax.random.key_data(per_seed[k])
+        )
+        assert float(keys.hparams.learning_rate[m]) == np.float32(0.01 * (c + 1))
+        assert float(keys.hparams.gamma[m]) == np.float32(CONFIG.gamma)
+    np.testing.assert_array_equal(
+        jax.random.key_data(keys.eval), jax.random.key_data(plain.eval)
+    )
 
 
 def test_a_sweep_equals_the_separate_runs(whole, separate):

@@ -125,12 +125,16 @@ def ranked_table(sweep: Sweep, rows: list[dict]) -> str:
     finals = _finals(sweep, rows)
     mean, low, high = t_interval(finals.T)
     order = sorted(range(sweep.size), key=lambda c: -mean[c])
-    ci = "95% CI" if sweep.seeds > 1 else "1 seed: no interval"
+    what = (
+        f"mean over {sweep.seeds} seeds ± 95% CI"
+        if sweep.seeds > 1
+        else "1 seed, no interval"
+    )
     head = [
         "rank",
         "config",
         *sweep.fields,
-        f"final greedy return (mean over {sweep.seeds} seeds ± {ci})",
+        f"final greedy return ({what})",
         "per seed",
     ]
     lines = [
