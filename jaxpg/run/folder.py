@@ -345,10 +345,8 @@ def load_run(
 
     Returns:
       ``(state, config, options)``; the state is batched over seeds (a leading
-      axis) when ``options.seeds > 1``. For a sweep's folder (RUN/sweep.json)
-      ``options.seeds`` is its C · K states (state m: configuration m // K,
-      seed m % K) and ``config`` the base config (each state carries its
-      configuration's HParams).
+      axis) when ``options.seeds > 1``. A sweep's (RUN/sweep.json): seeds is its
+      C · K states (m: configuration m // K, seed m % K), config its base.
 
     Raises:
       RunError: not a run folder, no checkpoint, or a corrupted one.
