@@ -9,7 +9,10 @@ their own gymnax ``Environment``; the wrapper is idempotent. After wrapping:
 * a continuous (``Box``) action is clipped to the box when it is sent to the
   environment (the policy's log-probability is of the unclipped sample);
 * ``info["final_observation"]`` (gymnax >= 1.0: the observation before auto-reset)
-  is encoded like every other observation.
+  is encoded like every other observation;
+* a dict observation with an ``"action_mask"`` entry becomes one array with the
+  mask last (:func:`jaxpg.spaces.encode_masked_observation`), which the policy
+  splits off again.
 
 gymnax itself is imported lazily: ``import jaxpg`` does not pay for it.
 """
@@ -17,11 +20,14 @@ gymnax itself is imported lazily: ``import jaxpg`` does not pay for it.
 from __future__ import annotations
 
 import difflib
+from collections.abc import Mapping
 from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+
+from jaxpg.spaces import ACTION_MASK_KEY, encode_masked_observation
 
 # Built-in gymnax ids that cannot be supported, with the reason.
 UNSUPPORTED_ENVS: dict[str, str] = {
@@ -165,6 +171,8 @@ class EncodedEnv:
         space = self.env.observation_space(params)
         if is_discrete(space):
             return jax.nn.one_hot(obs, int(space.n), dtype=jnp.float32)
+        if isinstance(obs, Mapping) and ACTION_MASK_KEY in obs:
+            return encode_masked_observation(obs)
         obs = jnp.asarray(obs)
         return obs.astype(jnp.float32)
 

@@ -8,6 +8,7 @@ from typing import Any
 import jax
 
 from jaxpg import policy as pol
+from jaxpg import recurrent
 from jaxpg.envs import Frozen, encode_env, max_episode_steps, unwrap
 from jaxpg.memory import INT32_MAX, check_fits, rollout_bytes
 from jaxpg.rollout import episode_statistics, episodic_rollout
@@ -136,6 +137,7 @@ def evaluate(
             f"num_episodes must be an integer >= 1 and <= {INT32_MAX}; got "
             f"{num_episodes!r}"
         )
+    recurrent.check_form(policy)
     raw_env = unwrap(env)
     if env_params is None:
         env_params = raw_env.default_params

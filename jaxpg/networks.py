@@ -15,14 +15,23 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-PolicyOutput = Any  # logits [..., A] or (mean [..., A], log_std [..., A])
+# logits [..., A], (mean [..., A], log_std [..., A]), or a MultiCategorical /
+# SquashedGaussian (jaxpg.distributions)
+PolicyOutput = Any
 
 
 class Policy(NamedTuple):
-    """A policy (or value function) as two pure functions."""
+    """A policy (or value function) as pure functions.
+
+    Feed-forward: ``apply(params, obs) → output`` and ``initial_carry`` None.
+    Recurrent (:mod:`jaxpg.recurrent`): ``apply(params, obs, carry) → (output,
+    carry)`` and ``initial_carry(batch_shape) → carry``.
+    """
 
     init: Callable[[jax.Array, jax.Array], Any]  # (key, obs) → params
-    apply: Callable[[Any, jax.Array], PolicyOutput]  # (params, obs) → output
+    apply: Callable[..., Any]  # (params, obs) → output, or (params, obs, carry)
+    # batch_shape → the carry at an episode's start; None: feed-forward
+    initial_carry: Callable[[tuple[int, ...]], Any] | None = None
 
 
 ACTIVATIONS: dict[str, Callable[[jax.Array], jax.Array]] = {
@@ -92,7 +101,12 @@ class CategoricalPolicyNet(nn.Module):
 
 
 class GaussianPolicyNet(nn.Module):
-    """Mean ``[..., action_dim]`` and a state-independent learned log-std."""
+    """Mean ``[..., action_dim]`` and a learned log-std ``[..., action_dim]``.
+
+    The log-std is one parameter per action dimension (state-independent), or with
+    ``state_dependent_std`` a second linear head on the torso whose kernel starts
+    at zero and bias at ``init_log_std`` (the same start as the parameter).
+    """
 
     action_dim: int
     hidden_sizes: Sequence[int]
@@ -100,6 +114,7 @@ class GaussianPolicyNet(nn.Module):
     obs_ndim: int = 1
     init_log_std: float = 0.0
     conv_channels: Sequence[int] = ()
+    state_dependent_std: bool = False
 
     @nn.compact
     def __call__(self, obs: jax.Array) -> tuple[jax.Array, jax.Array]:
@@ -107,6 +122,14 @@ class GaussianPolicyNet(nn.Module):
             obs
         )
         mean = nn.Dense(self.action_dim, kernel_init=_head_init(0.01))(x)
+        if self.state_dependent_std:
+            log_std = nn.Dense(
+                self.action_dim,
+                kernel_init=nn.initializers.zeros,
+                bias_init=nn.initializers.constant(self.init_log_std),
+                name="log_std_head",
+            )(x)
+            return mean, log_std
         log_std = self.param(
             "log_std", nn.initializers.constant(self.init_log_std), (self.action_dim,)
         )

@@ -134,10 +134,13 @@ def normalize_observations(policy: Policy) -> Policy:
     def init(key: jax.Array, obs: jax.Array) -> dict:
         return {"net": policy.init(key, obs), "obs_stats": init_stats(obs.shape)}
 
-    def apply(params: dict, obs: jax.Array) -> Any:
-        return policy.apply(params["net"], standardize(params["obs_stats"], obs))
+    def apply(params: dict, obs: jax.Array, *carry: Any) -> Any:
+        # A recurrent policy's carry (see jaxpg.recurrent) passes through.
+        return policy.apply(
+            params["net"], standardize(params["obs_stats"], obs), *carry
+        )
 
-    return Policy(init, _mark(apply))
+    return Policy(init, _mark(apply), policy.initial_carry)
 
 
 def refresh_obs_stats(params: dict, obs: jax.Array, obs_ndim: int) -> dict:

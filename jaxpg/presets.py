@@ -157,6 +157,34 @@ _PRESETS: dict[tuple[str, str], dict[str, Any]] = {
         "entropy_coef": 0.01,
         "conv_channels": (),
     },
+    # ---- Partially observed: recurrent policies (memory_size > 0, a GRU after
+    # the torso). MemoryChain-bsuite shows its cue only at the first step and asks
+    # for it 5 steps later (+1 right, −1 wrong); the feed-forward policy stays at
+    # chance (docs/results.md, the feed-forward experiment).
+    ("reinforce", "MemoryChain-bsuite"): {
+        "num_envs": 64,
+        "num_updates": 100,
+        "learning_rate": 3e-3,
+        "memory_size": 32,
+    },
+    ("ppo", "MemoryChain-bsuite"): {
+        "num_envs": 32,
+        "num_updates": 60,
+        "learning_rate": 1e-3,
+        "num_steps": 32,
+        "memory_size": 32,
+    },
+    # MetaMaze-misc: the goal stays put within an episode and the agent is moved
+    # to a random cell on reaching it (it sees only its surroundings, its last
+    # action and reward), so remembering where the goal was pays.
+    ("ppo", "MetaMaze-misc"): {
+        "num_envs": 32,
+        "num_updates": 150,
+        "learning_rate": 1e-3,
+        "entropy_coef": 0.01,
+        "num_steps": 32,
+        "memory_size": 64,
+    },
 }
 
 PRESETS: MappingProxyType[tuple[str, str], MappingProxyType[str, Any]] = (

@@ -18,6 +18,7 @@ import jax.numpy as jnp
 
 from jaxpg import normalization as norm
 from jaxpg import policy as pol
+from jaxpg import recurrent
 from jaxpg.algorithms import base, episodic, registry, reinforce
 from jaxpg.envs import Frozen, encode_env, make_env, max_episode_steps, unwrap
 from jaxpg.memory import check_fits, observation, rollout_bytes, tree_bytes
@@ -72,10 +73,10 @@ def _check_env(config: Any, env: Any, env_params: Any, policy: Any) -> None:
     if policy is None:
         space = env.action_space(env_params)
         kind = type(space).__name__
-        if kind not in ("Discrete", "Box"):
+        if kind not in ("Discrete", "MultiDiscrete", "Box"):
             raise ValueError(
                 f"the action space of {config.env_id or env.name} is {kind}; jaxpg's "
-                "policies handle Discrete and Box"
+                "policies handle Discrete, MultiDiscrete and Box"
             )
 
 
@@ -116,6 +117,9 @@ def build(config: Any, env: Any, env_params: Any, policy: Any, value: Any) -> Bu
             raise TypeError("value must be a jaxpg.Policy(init, apply)")
     else:
         value = None
+    recurrent.check_form(policy, "policy")
+    if value is not None:
+        recurrent.check_form(value, "value")
     if getattr(config, "normalize_observations", False):
         policy = norm.normalize_observations(policy)
         value = None if value is None else norm.normalize_observations(value)

@@ -66,7 +66,10 @@ def records_to_rows(records: dict) -> list[str]:
                 flag = "" if r["finite"] else " (non-finite loss)"
                 cells.append(f"{name} {r['before']:.3g} → {r['after']:.3g}{flag}")
         note = (
-            f" Needs memory: {NEEDS_MEMORY[env_id]}." if env_id in NEEDS_MEMORY else ""
+            f" Needs memory: {NEEDS_MEMORY[env_id]} (these feed-forward smoke runs "
+            "cannot; recurrent policies, `memory_size > 0`: docs/results.md)."
+            if env_id in NEEDS_MEMORY
+            else ""
         )
         rows.append(
             f"| {env_id} | {rec['action_space']} | {rec['observation_space']} | "

@@ -3,7 +3,9 @@
     python scripts/evaluate.py runs/CartPole-v1-20261125-171743 --episodes 100
     python scripts/evaluate.py RUN_DIR --gif docs/img/cartpole.gif
 
-Loads ``RUN_DIR/checkpoint``, runs the policy for ``--episodes`` episodes in gymnax
+Loads ``RUN_DIR/checkpoint`` (the latest save; ``--checkpoint best`` the best
+greedy evaluation kept by ``train.py --keep-best``, ``--checkpoint U`` the save
+at update U kept by ``--keep N``), runs the policy for ``--episodes`` episodes in gymnax
 (``jaxpg.evaluate``) and, for CartPole-v1, Acrobot-v1, MountainCar-v0, Pendulum-v1
 and MountainCarContinuous-v0, in gymnasium's own implementation of the task
 (``jaxpg.run.gym_eval``); prints mean ± std of the undiscounted return for each.
@@ -11,13 +13,14 @@ Actions are the policy's mode unless ``--stochastic``. ``--gif`` renders one
 gymnasium episode to an animated GIF (needs pygame).
 
 Exit status 2 for bad input, before anything is evaluated (no run folder, a
-broken checkpoint, an unknown seed index, a --gif path that cannot be written,
+broken checkpoint, a --checkpoint the run did not keep, an unknown seed index, a --gif path that cannot be written,
 more --episodes than fit in memory); 1 when the GIF cannot be rendered.
 """
 
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from pathlib import Path
 
@@ -47,6 +50,14 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         default=100,
         help="episodes per evaluation (default: 100)",
+    )
+    parser.add_argument(
+        "--checkpoint",
+        default="latest",
+        metavar="latest|best|UPDATE",
+        help="which checkpoint: latest (RUN_DIR/checkpoint), best (the best "
+        "periodic greedy evaluation, kept with train.py --keep-best) or the update "
+        "number of one kept with --keep N (default: latest)",
     )
     parser.add_argument(
         "--stochastic",
@@ -98,12 +109,18 @@ def main(argv: list[str] | None = None) -> int:
             f"--seed-index must be an integer >= 0 and <= {INT32_MAX}; got "
             f"{args.seed_index}"
         )
+    if not re.fullmatch(r"latest|best|\d+", args.checkpoint):
+        parser.error(
+            f"--checkpoint must be latest, best or an update number; got "
+            f"{args.checkpoint!r}"
+        )
     try:
         if args.gif is not None:  # before anything is evaluated
             check_output_file(args.gif, "--gif")
         state, config, options = load_run(
             args.run_dir,
             log=lambda note: print(f"evaluate.py: {note}", file=sys.stderr),
+            which=args.checkpoint,
         )
     except RunError as error:
         parser.error(str(error))
@@ -130,6 +147,7 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"{args.run_dir}: {algorithm_label(config)} on {config.env_id}, "
         f"checkpoint at update {step}/{config.num_updates}"
+        + (f" (--checkpoint {args.checkpoint})" if args.checkpoint != "latest" else "")
         + (f", {seeds} seeds" if seeds > 1 else "")
     )
 

@@ -3,6 +3,13 @@
     python scripts/profile_update.py                 # pinned to core 0 (default)
     python scripts/profile_update.py --parts share   # only items 5-6, ≈ 1 min
     python scripts/profile_update.py --cores all
+    python scripts/profile_update.py --parts compile   # A2C/PPO compile, per piece
+    python scripts/profile_update.py --parts matmul    # item 7: seeds' matmul forms
+
+``--parts compile`` times the trace, lowering and XLA compile of each piece of
+A2C's and PPO's tuned CartPole-v1 train function (:mod:`jaxpg.run.compile_profile`)
+and writes the ``compile_pieces`` section of docs/benchmarks.md (unless
+``--no-write``).
 
 Items 1-4 (``--parts seeds``, ≈ 7 min) split the vmapped-seeds ratio.
 
@@ -30,18 +37,25 @@ numbers from one run. The measurements: :mod:`jaxpg.run.profile`.
 from __future__ import annotations
 
 import argparse
+import datetime
 import os
+import platform
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--cores", default="0", help="'all' or a core list, e.g. 0")
     ap.add_argument("--repeats", type=int, default=7)
-    ap.add_argument("--parts", default="seeds,share", help="seeds, share or both")
+    ap.add_argument(
+        "--parts", default="seeds,share", help="any of seeds, share, compile, matmul"
+    )
+    ap.add_argument("--no-write", action="store_true", help="compile: print only")
     args = ap.parse_args()
     parts = set(args.parts.split(","))
-    if not parts <= {"seeds", "share"}:
-        ap.error(f"--parts: choose from seeds, share; got {args.parts!r}")
+    if not parts <= {"seeds", "share", "compile", "matmul"}:
+        ap.error(
+            f"--parts: choose from seeds, share, compile, matmul; got {args.parts!r}"
+        )
     if args.cores != "all":
         os.sched_setaffinity(0, {int(c) for c in args.cores.split(",")})
     # Imported after the pin: importing jaxpg starts XLA's CPU backend (gymnax
@@ -54,6 +68,49 @@ def main() -> None:
         seeds_parts(profile, args.repeats)
     if "share" in parts:
         share_parts(profile, args.repeats)
+    if "compile" in parts:
+        compile_parts(args)
+    if "matmul" in parts:
+        print("\n7. K seeds' MLP matmuls + gradient (32 wide, 1024 rows a seed)")
+        for k in (8, 32):
+            r = profile.matmul_forms(k, args.repeats)
+            shown = ", ".join(
+                f"{n} {r['ms'][n]:.2f} ms ({r['ratio'][n]:.2f}×)" for n in r["ms"]
+            )
+            print(f"  K={k:2d}: {shown}", flush=True)
+
+
+def compile_parts(args: argparse.Namespace) -> None:
+    """A2C's and PPO's compile, piece by piece; writes the docs section."""
+    from jaxpg.files import replace_section
+    from jaxpg.run import compile_profile as cp
+    from jaxpg.run.timing import ROOT
+
+    load = os.getloadavg()[0]
+    rows = {}
+    for algo, jit in (("a2c", "jax.jit"), ("ppo", "jax.jit"), ("ppo", "jaxpg.jit")):
+        pieces = cp.PIECES if jit == "jax.jit" else ("train",)
+        rows[(algo, jit)] = cp.compile_pieces(algo, jit, pieces)
+        if jit == "jax.jit":
+            fast = cp.compile_pieces(algo, "fast_compile", ("train",))
+            rows[(algo, "jaxpg.jit(fast_compile=True)")] = fast
+        for name, r in rows[(algo, jit)].items():
+            print(
+                f"{algo} {jit} {name}: trace {r['trace_s']:.2f} lower {r['lower_s']:.2f}"
+                f" compile {r['compile_s']:.2f} (CPU {r['compile_cpu_s']:.2f}) s, "
+                f"{r['fusions']} fusions, {r['whiles']} while loops",
+                flush=True,
+            )
+    when = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    note = (
+        f"Machine: {platform.machine()}, {os.cpu_count()} cores shared with other "
+        f"jobs; cores `{args.cores}`. Measured {when}; 1-minute load average "
+        f"{load:.2f} at the start, {os.getloadavg()[0]:.2f} at the end."
+    )
+    command = f"python scripts/profile_update.py --parts compile --cores {args.cores}"
+    if not args.no_write:
+        section = cp.markdown(rows, command, note)
+        replace_section(ROOT / "docs" / "benchmarks.md", cp.BEGIN, cp.END, section)
 
 
 def share_parts(profile, repeats: int) -> None:

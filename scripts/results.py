@@ -53,6 +53,10 @@ from jaxpg import files, intervals, presets
 from jaxpg.algorithms import registry
 from jaxpg.run import cache, results, results_report
 
+# Environments whose plots also draw the experiments (dashed): there the
+# feed-forward run (--set memory_size=0 --tag feed-forward) is the comparison.
+MEMORY_ENVS = ("MemoryChain-bsuite", "MetaMaze-misc")
+
 
 def plot_env(path: Path, env_id: str, rows: list[dict]) -> None:
     """The learning curves of ``env_id``'s rows, with their bands, as a PNG."""
@@ -62,14 +66,21 @@ def plot_env(path: Path, env_id: str, rows: list[dict]) -> None:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6.4, 4.0), dpi=100)
-    for r in sorted(rows, key=lambda r: registry.names().index(r["algo"])):
+
+    def order(r):
+        return (r.get("tag") or "", registry.names().index(r["algo"]))
+
+    for r in sorted(rows, key=order):
         c = r["curve"]
         x = np.asarray(c["env_steps"])
         mean, lo, hi = (
             np.array([np.nan if v is None else v for v in c[k]], np.float64)
             for k in ("mean", "lo", "hi")
         )
-        (line,) = ax.plot(x, mean, label=f"{r['label']} ({r['seeds']} seeds)")
+        tag = f", {r['tag']}" if r.get("tag") else ""
+        style = "--" if r.get("tag") else "-"
+        label = f"{r['label']}{tag} ({r['seeds']} seeds)"
+        (line,) = ax.plot(x, mean, style, label=label)
         ax.fill_between(x, lo, hi, alpha=0.25, color=line.get_color())
     threshold = results.THRESHOLDS.get(env_id)
     if threshold is not None:
@@ -239,7 +250,11 @@ def write_outputs(out: Path, data: dict, env_id: str) -> None:
     plot_env(
         out / "img" / f"results-{env_id}.png",
         env_id,
-        [r for r in data["rows"] if r["env"] == env_id and not r.get("tag")],
+        [
+            r
+            for r in data["rows"]
+            if r["env"] == env_id and (not r.get("tag") or env_id in MEMORY_ENVS)
+        ],
     )
     results_report.write_markdown(out / "results.md", data)
 

@@ -5,13 +5,18 @@
     python scripts/train.py --devices all --num-envs 1024   # envs split over devices
     python scripts/train.py --sweep learning_rate=1e-3,1e-2 --sweep gamma=0.99,1 --seeds 4
     python scripts/train.py --sweep-random 8 --sweep learning_rate=1e-4:1e-1 --seeds 2
+    python scripts/train.py --config configs/ppo-cartpole.toml --seeds 2
+    python scripts/train.py --config runs/OLD/config.json --out runs/again   # repeat
 
 ``--algo`` picks the algorithm (a name in :mod:`jaxpg.algorithms.registry`) and the
 flags start from its tuned preset for ``--env-id`` (:func:`jaxpg.tuned_config`;
 ``--preset none``: the config class's defaults; flags given explicitly win); every
 field of its config is a flag (``python scripts/train.py --algo ppo --help`` lists
 them with their defaults), and so is every run option (``jaxpg.run.RunOptions``:
-seeds, chunk, evaluation, checkpoints, TensorBoard). The work is done by
+seeds, chunk, evaluation, checkpoints and how many are kept, TensorBoard, Weights &
+Biases). ``--config FILE`` reads the algorithm, config fields and run options from
+a TOML file or a run folder's config.json (:mod:`jaxpg.run.config_file`; flags
+given explicitly win over it). The work is done by
 :func:`jaxpg.run.train_run`; this file parses flags, checks them, and reports.
 ``--devices`` and the multi-host flags (``--distributed``, ...) run the same loop
 over a :mod:`jaxpg.distributed` mesh.
@@ -53,6 +58,7 @@ from jaxpg.run import (  # noqa: E402
     CacheEvents,
     RunError,
     RunOptions,
+    config_file,
     default_cache_dir,
     default_out,
     enable_compilation_cache,
@@ -91,6 +97,16 @@ def build_parser(algo: str) -> argparse.ArgumentParser:
         "(default: auto)",
     )
     parser.add_argument(
+        "--config",
+        type=Path,
+        metavar="FILE",
+        default=None,
+        help="read the algorithm, config fields and run options from a TOML file "
+        "(algo = ..., [config] and [run] tables; README 'Config files') or from a "
+        "run folder's config.json to repeat that run; flags given explicitly win "
+        "over the file, the file over the preset",
+    )
+    parser.add_argument(
         "--resume",
         type=Path,
         metavar="RUN_DIR",
@@ -98,7 +114,8 @@ def build_parser(algo: str) -> argparse.ArgumentParser:
         help="continue the run in RUN_DIR from its checkpoint with the config and "
         "run options of RUN_DIR/config.json; the config and --seed/--seeds/--chunk "
         "may not change, the other run options (--eval-every, --eval-episodes, "
-        "--stop-at-return, --checkpoint-every, --tensorboard, --progress) may, and "
+        "--stop-at-return, --checkpoint-every, --keep, --keep-best, --tensorboard, "
+        "--wandb, --progress) may, and "
         "are kept for the next --resume",
     )
     group = parser.add_argument_group(f"{config_cls.__name__} (the algorithm)")
@@ -225,6 +242,51 @@ def _show(value: object) -> str:
     return str(value)
 
 
+def _read_config_file(known: argparse.Namespace) -> config_file.ConfigFile | None:
+    """The --config file (None without one); exits 2 when it cannot be used."""
+    if known.config is None:
+        return None
+    parser = build_parser(known.algo or "reinforce")
+    if known.resume is not None:
+        parser.error(
+            "--config and --resume: a resumed run keeps the config and run options "
+            "of RUN/config.json; give only --resume (to repeat a run in a new "
+            "folder: --config RUN/config.json --out NEW)"
+        )
+    try:
+        return config_file.read_config_file(known.config)
+    except RunError as error:
+        parser.error(str(error))
+
+
+def _apply_config_file(
+    file: config_file.ConfigFile | None,
+    args: argparse.Namespace,
+    algo: str,
+    argv: list[str],
+) -> set[str]:
+    """Sets the file's values on ``args`` where no flag was given explicitly.
+
+    Returns the flags given explicitly (empty without a file)."""
+    if file is None:
+        return set()
+    given = config_file.given_flags(build_parser(algo), argv)
+    for name, value in {**file.config, **file.run}.items():
+        if name not in given:
+            setattr(args, name, value)
+    note = (
+        f"config file {file.path}: {len(file.config)} config fields, "
+        f"{len(file.run)} run options (explicit flags win over it)"
+    )
+    args.preset_note = "\n".join(filter(None, [args.preset_note, note]))
+    return given
+
+
+def _blame(file: config_file.ConfigFile | None, message: str, given: set[str]):
+    """The error about a value from the config file, naming its key (or None)."""
+    return None if file is None else config_file.blame(message, file, given)
+
+
 def parse(
     argv: list[str],
 ) -> tuple[object, RunOptions, Path, bool, bool, argparse.Namespace]:
@@ -233,10 +295,13 @@ def parse(
     pre.add_argument("--algo", choices=list(registry.names()), default=None)
     pre.add_argument("--resume", type=Path, default=None)
     pre.add_argument("--env-id", dest="env_id", default=None)
-    pre.add_argument("--preset", default="auto")
+    pre.add_argument("--preset", default=None)
+    pre.add_argument("--config", type=Path, default=None)
     known, _ = pre.parse_known_args(argv)
     saved_config = saved_options = None
-    algo = known.algo or "reinforce"
+    file = _read_config_file(known)
+    algo = known.algo or (file and file.algo) or "reinforce"
+    preset = known.preset or (file and file.preset) or "auto"
     if known.resume is not None:
         try:
             saved_config, saved_run = read_run_config(known.resume)
@@ -251,6 +316,11 @@ def parse(
             )
     parser = build_parser(algo)
     config_cls = registry.get(algo).config_type
+    if file is not None:
+        try:
+            file = config_file.check_keys(file, config_cls)
+        except RunError as error:
+            parser.error(str(error))
     if saved_config is not None:
         # The run's own values (config and every run option) become the defaults,
         # so `--resume RUN` alone continues it as it was; a config flag or a
@@ -265,10 +335,10 @@ def parse(
         )
     preset_note = None
     if saved_config is None:
-        env_id = known.env_id or config_cls().env_id
-        overrides = (
-            presets.preset_overrides(algo, env_id) if known.preset == "auto" else None
+        env_id = (
+            known.env_id or (file and file.config.get("env_id")) or config_cls().env_id
         )
+        overrides = presets.preset_overrides(algo, env_id) if preset == "auto" else None
         if overrides is not None:
             # The preset's values become the defaults: a flag given explicitly wins.
             parser.set_defaults(**overrides)
@@ -277,7 +347,7 @@ def parse(
                 f"preset: tuned for {algo} on {env_id} (jaxpg.tuned_config): "
                 f"{shown or 'the defaults'}; explicit flags override it"
             )
-        elif known.preset == "auto":
+        elif preset == "auto":
             preset_note = (
                 f"preset: none for {algo} on {env_id}; using the "
                 f"{config_cls.__name__} defaults (tuned for CartPole-v1)"
@@ -288,10 +358,11 @@ def parse(
             )
     args = parser.parse_args(argv)
     args.preset_note = preset_note
+    given = _apply_config_file(file, args, algo, argv)
     try:
         config = flags.dataclass_from_flags(config_cls, args)
     except ValueError as error:
-        message = _flag_error(config_cls, str(error))
+        message = _blame(file, str(error), given) or _flag_error(config_cls, str(error))
         if preset_note is not None and preset_note.startswith("preset: tuned"):
             message += (
                 f" (flags applied on top of the tuned preset for {algo} on "
@@ -301,7 +372,7 @@ def parse(
     try:
         options = flags.dataclass_from_flags(RunOptions, args)
     except ValueError as error:
-        parser.error(str(error))
+        parser.error(_blame(file, str(error), given) or str(error))
     if config.env_id is None:
         parser.error("--env-id is required (a gymnax id such as CartPole-v1)")
     if args.devices is not None and args.devices != "all":
@@ -433,9 +504,10 @@ def main(argv: list[str] | None = None) -> int:
         return outcome.exit_code
     if outcome.status in ("finished", "solved"):
         extra = "sweep.json, sweep.jsonl, sweep.md, " if sweep is not None else ""
+        kept = ", checkpoints/" if options.keep > 1 or options.keep_best else ""
         print(
-            f"saved config.json, {extra}metrics.jsonl, summary.json, checkpoint/ "
-            f"in {out}"
+            f"saved config.json, {extra}metrics.jsonl, summary.json, "
+            f"checkpoint/{kept} in {out}"
         )
     print(
         f"wall time {seconds(time.perf_counter() - _START)}",

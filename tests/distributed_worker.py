@@ -22,6 +22,12 @@ ALGOS = {
     "reinforce": ("ReinforceConfig", {}),
     "a2c": ("A2CConfig", {"num_steps": 8}),
     "ppo": ("PPOConfig", {"num_steps": 16, "num_minibatches": 2}),
+    # Recurrent policies (tests/test_recurrent_batched.py).
+    "reinforce_memory": ("ReinforceConfig", {"memory_size": 4}),
+    "ppo_memory": (
+        "PPOConfig",
+        {"num_steps": 16, "num_minibatches": 2, "memory_size": 4},
+    ),
 }
 NUM_ENVS = 8
 NUM_UPDATES = 3

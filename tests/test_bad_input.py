@@ -55,10 +55,13 @@ CONFIG_ACCEPTS = {
     "init_log_std": {"float", "negative", "zero"},
     "learning_rate": {"float", "huge"},
     "max_grad_norm": {"float", "huge", "inf"},
+    "memory_size": {"zero"},
     "normalize_advantages": {"bool"},
     "normalize_observations": {"bool"},
     "normalize_weights": {"bool"},
     "scale_rewards": {"bool"},
+    "squash": {"bool"},
+    "state_dependent_std": {"bool"},
     "value_coef": {"float", "huge", "zero"},
 }
 RUN_ACCEPTS = {
@@ -67,6 +70,8 @@ RUN_ACCEPTS = {
     "checkpoint_every": {"zero"},
     "stop_at_return": {"float", "negative", "zero", "none", "huge"},
     "tensorboard": {"bool"},
+    "keep_best": {"bool"},
+    "wandb": {"string", "none"},  # a project name
 }
 
 
@@ -105,8 +110,8 @@ def test_every_run_option_refuses_bad_values_naming_the_flag(name):
     accepts = RUN_ACCEPTS.get(name, set())
     flag = "--" + name.replace("_", "-")
     for kind, value in VALUES.items():
-        # stop_at_return needs periodic evaluation to be legal at all.
-        extra = {"eval_every": 1} if name == "stop_at_return" else {}
+        # stop_at_return and keep_best need periodic evaluation to be legal at all.
+        extra = {"eval_every": 1} if name in ("stop_at_return", "keep_best") else {}
         error = _outcome(
             lambda value=value, extra=extra: run.RunOptions(**{name: value}, **extra),
             name,
@@ -189,8 +194,15 @@ TRAIN_ACCEPTS = {
     "--checkpoint-every": {"zero"},
     "--process-id": {"zero"},
     "--sweep-random": {"zero"},  # 0: the grid (no --sweep: a plain run)
+    "--wandb": ANY,  # a project name; whether wandb is installed: train_run
+    "--memory-size": {"zero"},
 }
-EVALUATE_ACCEPTS = {"--gif": ANY, "--seed": {"zero"}, "--seed-index": {"zero"}}
+EVALUATE_ACCEPTS = {
+    "--gif": ANY,
+    "--seed": {"zero"},
+    "--seed-index": {"zero"},
+    "--checkpoint": {"zero", "huge"},  # an update number: the run folder says
+}
 PLOT_ACCEPTS = {"--out": ANY, "--metric": ANY, "--labels": ANY, "--title": ANY}
 
 

@@ -28,7 +28,8 @@ from jaxpg import run
 from jaxpg.evaluate import episode_returns
 from jaxpg.run import bench
 from jaxpg.run.programs import run_keys
-from jaxpg.run.sweep import parse_sweep, read_sweep, sweep_configs, sweep_keys
+from jaxpg.run.sweep import parse_sweep, read_sweep, sweep_configs
+from jaxpg.run.sweep_programs import sweep_keys
 from jaxpg.run.sweep_report import ranked_table
 from jaxpg.run.sweep_run import sweep_run
 

@@ -54,6 +54,10 @@ class A2CConfig:
       max_grad_norm: global-norm gradient clip (``inf``: none).
       value_coef: weight c_v of the critic's loss.
       init_log_std: initial log-std of a Gaussian policy (continuous actions).
+      squash: a tanh-squashed Gaussian rescaled to the action box (continuous
+        actions with finite bounds; off by default: see docs/action_spaces.md).
+      state_dependent_std: the Gaussian's log-std is a head on the torso instead
+        of a state-independent parameter.
       num_steps: T, steps per environment per update (the rollout length).
       gae_lambda: λ ∈ [0, 1] of GAE (1: Monte-Carlo return minus V; 0: TD error).
       normalize_advantages: standardise the advantages over the batch.
@@ -65,6 +69,8 @@ class A2CConfig:
       conv_channels: channels of the 3×3 ReLU convolutions before the MLP torso,
         for image observations ``[H, W, C]`` (MinAtar); ``None`` (default): one
         16-channel layer for image observations and none otherwise; ``()``: none.
+      memory_size: units of a GRU cell after the torso of the policy and of
+        jaxpg's critic (:mod:`jaxpg.recurrent`); 0 (default): feed-forward.
     """
 
     env_id: str | None = "CartPole-v1"
@@ -78,6 +84,8 @@ class A2CConfig:
     max_grad_norm: float = 0.5
     value_coef: float = 0.5
     init_log_std: float = 0.0
+    squash: bool = False
+    state_dependent_std: bool = False
     num_steps: int = 5
     gae_lambda: float = 0.95
     normalize_advantages: bool = True
@@ -85,6 +93,7 @@ class A2CConfig:
     normalize_observations: bool = False
     scale_rewards: bool = False
     conv_channels: tuple[int, ...] | None = None
+    memory_size: int = 0
 
     def __post_init__(self) -> None:
         actor_critic.check_actor_critic(self)
@@ -108,10 +117,10 @@ def loss(
     if normalize_advantages:
         adv = ret.normalize(adv, None)
     ones = jnp.ones_like(adv)
-    output = policy.apply(params["policy"], batch.obs)
+    output = actor_critic.outputs(policy, params["policy"], batch, "policy")
     logp = pol.log_prob(output, batch.action)
     policy_loss = losses.score_function_loss(logp, adv, ones) / num_steps
-    v = value.apply(params["value"], batch.obs)
+    v = actor_critic.outputs(value, params["value"], batch, "value")
     value_loss = losses.value_loss(v, batch.target, ones, adv.size)
     entropy = pol.entropy(output).mean()
     total = policy_loss + hp.value_coef * value_loss - hp.entropy_coef * entropy

@@ -37,6 +37,7 @@ import jax.numpy as jnp
 
 from jaxpg import normalization as norm
 from jaxpg import policy as pol
+from jaxpg import recurrent
 from jaxpg import returns as ret
 from jaxpg.algorithms import base, common
 from jaxpg.rollout.fixed import Rollout, reset, rollout
@@ -52,6 +53,10 @@ class Batch(NamedTuple):
     value: jax.Array  # [...]: V_old(s)
     advantage: jax.Array  # [...]: GAE advantages
     target: jax.Array  # [...]: the critic's target A + V_old
+    # Recurrent networks only (None otherwise): the update replays each
+    # environment's [T] sequence from the carries at the window's start.
+    done: Any = None  # [T, N] bool: step t ended an episode (reset after it)
+    carry: Any = None  # recurrent.Carry of [N, ...]: carries before step 0
 
 
 def check_actor_critic(config: Any) -> None:
@@ -123,6 +128,67 @@ def batch_from(
     next_values = jax.lax.stop_gradient(value.apply(value_params, rollout.final_obs))
     adv, target = advantages(rollout, values, next_values, gamma, gae_lambda)
     return Batch(rollout.obs, rollout.action, rollout.log_prob, values, adv, target)
+
+
+def recurrent_batch(
+    rollout: Rollout,
+    value: pol.Policy,
+    value_params: Any,
+    gamma: jax.Array | float,
+    gae_lambda: jax.Array | float,
+    carry: recurrent.Carry,
+) -> tuple[Batch, Any]:
+    """:func:`batch_from` when the policy or the critic is recurrent.
+
+    A recurrent critic is replayed over each environment's ``[T]`` row from its
+    carry at the window's start, reset after every episode end (terminated or
+    truncated), exactly as the policy's carry was in the rollout. The bootstrap
+    value ``V(final_observation_t)`` takes the critic's carry *after* step t,
+    before any reset (``h'_t``): inside an episode that is ``V(s_{t+1})`` with the
+    carry that step t+1 sees, and where an episode was truncated it is the value
+    of the last state with the memory of that episode -- not of the next
+    episode's start. (Where it terminated the bootstrap is discounted away.)
+
+    Returns:
+      ``(batch, carry)``: the :class:`Batch` with ``done`` and the start
+      ``carry``, and the critic's carry after the window (None if feed-forward),
+      which the next rollout window starts from.
+    """
+    done = rollout.terminated | rollout.truncated
+    if carry.value is None:
+        values = value.apply(value_params, rollout.obs)
+        next_values = value.apply(value_params, rollout.final_obs)
+        end = None
+    else:
+        values, after, end = recurrent.unroll(
+            value, value_params, rollout.obs, carry.value, done
+        )
+        next_values, _ = value.apply(value_params, rollout.final_obs, after)
+    values, next_values = jax.lax.stop_gradient((values, next_values))
+    adv, target = advantages(rollout, values, next_values, gamma, gae_lambda)
+    batch = Batch(
+        rollout.obs, rollout.action, rollout.log_prob, values, adv, target, done, carry
+    )
+    return batch, end
+
+
+def outputs(net: pol.Policy, params: Any, batch: Batch, which: str) -> Any:
+    """``net``'s outputs on ``batch.obs``: one batched apply (feed-forward), or
+    the replay of each environment's sequence from ``batch.carry`` (recurrent).
+
+    Args:
+      net: the policy or the critic.
+      params: its parameters.
+      batch: a ``[T, N]`` batch (``[T, B]`` environments of a PPO minibatch).
+      which: ``"policy"`` or ``"value"``: whose carry in ``batch.carry``.
+
+    Returns:
+      The outputs, ``[T, N, ...]`` (or the batch's shape when feed-forward).
+    """
+    carry = None if batch.carry is None else getattr(batch.carry, which)
+    if carry is None:
+        return net.apply(params, batch.obs)
+    return recurrent.unroll(net, params, batch.obs, carry, batch.done)[0]
 
 
 def make_optimizer(hp: HParams, config: Any, steps_per_update: int):
@@ -198,7 +264,7 @@ def make_update(
             sharding=sharding,
         )
         env_end, scaled = _scale_rewards(config, env_end, data)
-        batch = batch_from(scaled, value, params["value"], hp.gamma, hp.gae_lambda)
+        batch, env_end = _batch(scaled, value, params["value"], hp, state, env_end)
         optimizer = make_optimizer(hp, config, steps_per_update)
         new_params, opt_state, metrics = optimize(
             optimizer, params, state.opt_state, batch, key_update, hp
@@ -222,6 +288,25 @@ def make_update(
         _init, config, env, env_params, policy, value, steps_per_update, sharding
     )
     return base.Update(init, update)
+
+
+def _batch(
+    data: Rollout,
+    value: pol.Policy,
+    value_params: Any,
+    hp: HParams,
+    state: TrainState,
+    env_end: Any,
+) -> tuple[Batch, Any]:
+    """The update's batch; with recurrent networks also the critic's carry after
+    the window, stored in ``env_end`` for the next rollout."""
+    start = state.env_state.carry
+    if start is None:
+        return batch_from(data, value, value_params, hp.gamma, hp.gae_lambda), env_end
+    batch, end = recurrent_batch(
+        data, value, value_params, hp.gamma, hp.gae_lambda, start
+    )
+    return batch, env_end._replace(carry=env_end.carry._replace(value=end))
 
 
 def _scale_rewards(config: Any, env_end: Any, data: Rollout) -> tuple[Any, Rollout]:
@@ -261,5 +346,12 @@ def _init(
         config.num_envs,
         scale_rewards=config.scale_rewards,
         sharding=sharding,
+        carry=_start_carry(policy, value, config.num_envs),
     )
     return base.initial_state(key, params, optimizer.init(params), start, hp)
+
+
+def _start_carry(policy: pol.Policy, value: pol.Policy, num_envs: int) -> Any:
+    """The networks' initial carries (None when both are feed-forward)."""
+    carry = recurrent.initial_carries(policy, value, num_envs)
+    return None if carry.policy is None and carry.value is None else carry

@@ -115,6 +115,11 @@ def check_common(config: Any) -> None:
     check_float("max_grad_norm", config.max_grad_norm, 0.0, math.inf, low_open=True)
     check_float("value_coef", config.value_coef, 0.0, math.inf, high_open=True)
     check_float("init_log_std", config.init_log_std, -10.0, 5.0)
+    # A registered config without the field is feed-forward.
+    check_int("memory_size", getattr(config, "memory_size", 0), 0)
+    for field in ("squash", "state_dependent_std"):  # optional for other configs
+        if hasattr(config, field):
+            check_bool(field, getattr(config, field))
 
 
 def replace(config: Any, **changes: Any) -> Any:

@@ -25,6 +25,7 @@ References:
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from typing import Any
 
@@ -32,7 +33,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from jaxpg import losses
+from jaxpg import losses, recurrent
 from jaxpg import policy as pol
 from jaxpg import returns as ret
 from jaxpg.algorithms import actor_critic, base, common
@@ -58,6 +59,10 @@ class PPOConfig:
       max_grad_norm: global-norm gradient clip (``inf``: none).
       value_coef: weight c_v of the critic's loss.
       init_log_std: initial log-std of a Gaussian policy (continuous actions).
+      squash: a tanh-squashed Gaussian rescaled to the action box (continuous
+        actions with finite bounds; off by default: see docs/action_spaces.md).
+      state_dependent_std: the Gaussian's log-std is a head on the torso instead
+        of a state-independent parameter.
       num_steps: T, steps per environment per update (the rollout length).
       gae_lambda: λ ∈ [0, 1] of GAE.
       normalize_advantages: standardise the advantages of each minibatch.
@@ -71,8 +76,11 @@ class PPOConfig:
         16-channel layer for image observations and none otherwise; ``()``: none.
       clip_eps: ε of the clipped surrogate (> 0).
       num_epochs: passes over the batch per update.
-      num_minibatches: minibatches per pass; must divide ``num_steps · num_envs``.
+      num_minibatches: minibatches per pass; must divide ``num_steps · num_envs``
+        (and ``num_envs`` when recurrent: minibatches of whole environments).
       clip_value: clip the critic's change as PPO2 does (same ε).
+      memory_size: units of a GRU cell after the torso of the policy and of
+        jaxpg's critic (:mod:`jaxpg.recurrent`); 0 (default): feed-forward.
     """
 
     env_id: str | None = "CartPole-v1"
@@ -86,6 +94,8 @@ class PPOConfig:
     max_grad_norm: float = 0.5
     value_coef: float = 0.5
     init_log_std: float = 0.0
+    squash: bool = False
+    state_dependent_std: bool = False
     num_steps: int = 64
     gae_lambda: float = 0.95
     normalize_advantages: bool = True
@@ -97,6 +107,7 @@ class PPOConfig:
     num_epochs: int = 4
     num_minibatches: int = 4
     clip_value: bool = False
+    memory_size: int = 0
 
     def __post_init__(self) -> None:
         actor_critic.check_actor_critic(self)
@@ -112,6 +123,12 @@ class PPOConfig:
                 "num_minibatches must divide num_steps · num_envs = "
                 f"{self.num_steps} · {self.num_envs} = {batch}; got "
                 f"num_minibatches={self.num_minibatches}"
+            )
+        if self.memory_size and self.num_envs % self.num_minibatches:
+            raise ValueError(
+                "num_minibatches must divide num_envs when memory_size > 0 (a "
+                "recurrent policy's minibatches are groups of whole environments); "
+                f"got num_minibatches={self.num_minibatches}, num_envs={self.num_envs}"
             )
 
     @property
@@ -132,10 +149,10 @@ def loss(
     adv = batch.advantage
     if normalize_advantages:
         adv = ret.normalize(adv, None)
-    output = policy.apply(params["policy"], batch.obs)
+    output = actor_critic.outputs(policy, params["policy"], batch, "policy")
     logp = pol.log_prob(output, batch.action)
     policy_loss = losses.clipped_surrogate(logp, batch.log_prob, adv, hp.clip_eps)
-    v = value.apply(params["value"], batch.obs)
+    v = actor_critic.outputs(value, params["value"], batch, "value")
     target = jax.lax.stop_gradient(batch.target)
     if clip_value:
         v_clipped = batch.value + jnp.clip(v - batch.value, -hp.clip_eps, hp.clip_eps)
@@ -173,7 +190,11 @@ def make_optimize(
     size = config.num_steps * config.num_envs
 
     def optimize(optimizer, params, opt_state, batch, key, hp):
-        flat = jax.tree.map(lambda x: x.reshape((size,) + x.shape[2:]), batch)
+        split = flat = None
+        if batch.carry is not None:  # recurrent: minibatches of whole environments
+            split = functools.partial(env_minibatches, num_minibatches, sharding)
+        else:
+            flat = jax.tree.map(lambda x: x.reshape((size,) + x.shape[2:]), batch)
 
         def minibatch_step(carry, mb):
             params, opt_state = carry
@@ -192,6 +213,8 @@ def make_optimize(
             return (params, opt_state), metrics
 
         def epoch(carry, key_epoch):
+            if split is not None:
+                return jax.lax.scan(minibatch_step, carry, split(key_epoch, batch))
             order = jax.random.permutation(key_epoch, size)
             shuffled = jax.tree.map(
                 lambda x: x[order].reshape((num_minibatches, -1) + x.shape[1:]), flat
@@ -206,6 +229,40 @@ def make_optimize(
     return optimize
 
 
+def env_minibatches(
+    num_minibatches: int, sharding: Any, key: jax.Array, batch: actor_critic.Batch
+) -> actor_critic.Batch:
+    """A recurrent batch shuffled by environment and cut into minibatches.
+
+    The N environments are permuted and split into ``num_minibatches`` groups of
+    N / M whole ``[T]`` sequences, each with its carries at the window's start
+    and its episode-end flags, so the loss can replay them.
+
+    Args:
+      num_minibatches: M (divides N).
+      sharding: the env axis's ``NamedSharding``, or None.
+      key: this epoch's PRNG key.
+      batch: the ``[T, N]`` :class:`~jaxpg.algorithms.actor_critic.Batch` with
+        ``done`` and ``carry``.
+
+    Returns:
+      The batch with a leading minibatch axis: ``[M, T, N/M, ...]`` and carries
+      ``[M, N/M, ...]``.
+    """
+    num_envs = batch.done.shape[1]
+    order = jax.random.permutation(key, num_envs)
+
+    def by_env(x, axis):
+        x = jnp.take(x, order, axis=axis)
+        shape = x.shape[:axis] + (num_minibatches, -1) + x.shape[axis + 1 :]
+        return jnp.moveaxis(x.reshape(shape), axis, 0)
+
+    steps = jax.tree.map(lambda x: by_env(x, 1), batch._replace(carry=None))
+    carry = jax.tree.map(lambda x: by_env(x, 0), batch.carry)
+    steps = constrain(steps, sharding, axis=2)
+    return steps._replace(carry=constrain(carry, sharding, axis=1))
+
+
 def make_update(
     config: PPOConfig,
     env: Any,
@@ -217,6 +274,13 @@ def make_update(
 ) -> base.Update:
     """PPO's :class:`~jaxpg.algorithms.base.Update`: a fixed-length rollout, GAE,
     then :func:`make_optimize` (see :func:`jaxpg.algorithms.actor_critic.make_update`)."""
+    recurrent_nets = recurrent.is_recurrent(policy) or recurrent.is_recurrent(value)
+    if recurrent_nets and config.num_envs % config.num_minibatches:
+        raise ValueError(
+            "num_minibatches must divide num_envs with a recurrent policy or critic "
+            "(minibatches are groups of whole environments); got "
+            f"num_minibatches={config.num_minibatches}, num_envs={config.num_envs}"
+        )
     return actor_critic.make_update(
         config,
         env,

@@ -77,6 +77,10 @@ class ReinforceConfig:
         Biased (a random divisor computed from the same batch) but consistent.
       value_coef: weight of the critic's loss (``baseline="value"``).
       init_log_std: initial log-std of a Gaussian policy (continuous actions).
+      squash: a tanh-squashed Gaussian rescaled to the action box (continuous
+        actions with finite bounds; off by default: see docs/action_spaces.md).
+      state_dependent_std: the Gaussian's log-std is a head on the torso instead
+        of a state-independent parameter.
       rollout_chunk: time steps per compiled chunk of the rollout; the rollout stops
         after the first chunk in which every episode has ended.
       gae_lambda: λ of ``weight="gae"`` (a sweepable :class:`jaxpg.HParams` leaf);
@@ -89,6 +93,8 @@ class ReinforceConfig:
         variance) to every update. Off by default: then nothing is computed and the
         compiled update is the one without the option. On, it costs one more
         backward pass per trajectory over the whole padded horizon.
+      memory_size: units of a GRU cell after the torso of the policy and of
+        jaxpg's critic (:mod:`jaxpg.recurrent`); 0 (default): feed-forward.
     """
 
     env_id: str | None = "CartPole-v1"
@@ -106,9 +112,12 @@ class ReinforceConfig:
     normalize_weights: bool = False
     value_coef: float = 0.5
     init_log_std: float = 0.0
+    squash: bool = False
+    state_dependent_std: bool = False
     rollout_chunk: int = 32
     gae_lambda: float = 1.0
     gradient_diagnostics: bool = False
+    memory_size: int = 0
 
     def __post_init__(self) -> None:
         common.check_common(self)

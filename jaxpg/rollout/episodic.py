@@ -27,6 +27,8 @@ import jax.numpy as jnp
 
 from jaxpg import policy as pol
 from jaxpg.envs import max_episode_steps
+from jaxpg.recurrent import initial_carries
+from jaxpg.rollout.episode_step import Static, Walk, step, write
 from jaxpg.rollout.seeds import closure_free, seed_batched
 from jaxpg.sharding import constrain
 
@@ -43,60 +45,9 @@ class Trajectory(NamedTuple):
     log_prob: jax.Array  # [T, N] float32: log π(a_t|s_t) at sampling time
     value: jax.Array  # [T, N] float32: V(s_t) at sampling time (0 without a critic)
     steps_run: jax.Array  # [] int32: time steps executed (a multiple of the chunk)
-
-
-def _write(buffer: jax.Array, chunk: jax.Array, t: jax.Array) -> jax.Array:
-    start = (t,) + (0,) * (buffer.ndim - 1)
-    return jax.lax.dynamic_update_slice(buffer, chunk.astype(buffer.dtype), start)
-
-
-def _step_or_stay(env, key, state, obs, action, alive, env_params):
-    """One environment's step, without gymnax's automatic reset.
-
-    An episodic rollout masks everything after an episode's end, so the reset that
-    ``env.step`` computes on every step (a random draw and a select over the whole
-    state) is wasted work in the compiled graph. For a gymnax ``Environment`` that
-    does not override ``step`` this calls ``step_env`` with the key ``step`` would
-    pass it (so every real step is identical); any other environment goes through
-    ``env.step``. An environment that is already done (``alive`` False) stays in
-    its last state and keeps its last observation ``obs`` (its reward is replaced
-    by 0 where it is recorded): stepping past a terminal state can produce
-    anything, even NaN, and a NaN observation in a masked step would reach the
-    networks, whose gradient (0 times NaN) is NaN however the loss masks it.
-    """
-    raw = getattr(env, "env", env)
-    base = _gymnax_step(raw)
-    if base is not None and hasattr(env, "encode"):
-        key_step, _ = jax.random.split(key)
-        next_obs, new_state, reward, terminated, _ = raw.step_env(
-            key_step, state, env.clip_action(action, env_params), env_params
-        )
-        truncated = raw.is_truncated(new_state, env_params)
-        next_obs = env.encode(next_obs, env_params)
-        reward = jnp.asarray(reward, jnp.float32)
-        terminated = jnp.asarray(terminated, bool)
-        truncated = jnp.asarray(truncated, bool)
-    else:
-        next_obs, new_state, reward, terminated, truncated, _ = env.step(
-            key, state, action, env_params
-        )
-    keep = functools.partial(jax.lax.select, alive)
-    new_state = jax.tree.map(keep, new_state, state)
-    next_obs = jax.tree.map(keep, next_obs, obs)
-    return next_obs, new_state, reward, terminated, truncated
-
-
-def _gymnax_step(raw: Any) -> Any:
-    """gymnax's ``Environment.step`` if ``raw`` inherits it unchanged, else None."""
-    if not (hasattr(raw, "step_env") and hasattr(raw, "is_truncated")):
-        return None
-    try:
-        from gymnax.environments.environment import Environment
-    except ImportError:  # pragma: no cover - gymnax is a dependency
-        return None
-    if isinstance(raw, Environment) and type(raw).step is Environment.step:
-        return Environment.step
-    return None
+    # recurrent.Carry of [T, N, k] arrays: the carries step t acted with (h_t);
+    # None for a feed-forward policy and critic.
+    carry: Any = None
 
 
 def episodic_rollout(
@@ -142,7 +93,7 @@ def episodic_rollout(
     horizon = max_episode_steps(env_params) if max_steps is None else int(max_steps)
     chunk = max(1, min(int(chunk), horizon))
     num_chunks = math.ceil(horizon / chunk)
-    static = _Static(
+    static = Static(
         policy,
         value,
         env,
@@ -165,20 +116,6 @@ def episodic_rollout(
     if eager:
         return loop(None, args)
     return seed_batched(loop, None, None)(*args)
-
-
-class _Static(NamedTuple):
-    """What the rollout's traced pieces take as Python constants."""
-
-    policy: pol.Policy
-    value: pol.Policy | None
-    env: Any  # the encoded environment
-    num_envs: int  # N
-    horizon: int  # steps from this index on are masked
-    chunk: int  # steps per lax.scan chunk
-    padded: int  # rows of the buffers: whole chunks covering the horizon
-    deterministic: bool  # the policy's mode instead of a sample
-    sharding: Any  # NamedSharding of the env axis, or None
 
 
 class _EnvParams(NamedTuple):
@@ -212,51 +149,7 @@ class _EnvParams(NamedTuple):
         )
 
 
-class _Walk(NamedTuple):
-    """The N environments between two steps."""
-
-    key: jax.Array  # the rollout's key stream
-    obs: jax.Array  # [N, *obs_shape]: the observation to act on
-    env_state: Any  # the N environment states
-    alive: jax.Array  # [N] bool: the episode has not ended yet
-
-
-def _step(s: _Static, pp, vp, ep, carry, _):
-    """One time step of the N environments: ``((t, *walk), _) → ((t + 1, *walk),
-    records)``, the records in :class:`Trajectory` field order."""
-    t, key, obs, env_state, alive = carry
-    key, key_act, key_env = jax.random.split(key, 3)
-    output = s.policy.apply(pp, obs)
-    action = pol.mode(output) if s.deterministic else pol.sample(key_act, output)
-    logp = pol.log_prob(output, action)
-    v = (
-        s.value.apply(vp, obs)
-        if s.value is not None
-        else jnp.zeros((s.num_envs,), jnp.float32)
-    )
-    next_obs, env_state, reward, terminated, truncated = jax.vmap(
-        _step_or_stay, in_axes=(None, 0, 0, 0, 0, 0, None)
-    )(
-        s.env,
-        constrain(jax.random.split(key_env, s.num_envs), s.sharding),
-        env_state,
-        obs,
-        action,
-        alive,
-        ep,
-    )
-    valid = alive & (t < s.horizon)
-    done = terminated | truncated
-    maskf = valid.astype(jnp.float32)
-    reward = jnp.where(valid, reward, jnp.zeros_like(reward))  # a select: NaN-safe
-    record = (obs, action, reward, terminated, truncated, maskf, logp, v)
-    next_obs, env_state, alive, record = constrain(
-        (next_obs, env_state, valid & ~done, record), s.sharding
-    )
-    return (t + 1, key, next_obs, env_state, alive), record
-
-
-def _start(s: _Static, ep_split: _EnvParams, key, pp, vp, ep_dyn):
+def _start(s: Static, ep_split: _EnvParams, key, pp, vp, ep_dyn):
     """One seed's reset and zero buffers: ``(walk, buffers)``."""
     ep = ep_split.rebuild(ep_dyn)
     key_reset, key = jax.random.split(key)
@@ -265,30 +158,33 @@ def _start(s: _Static, ep_split: _EnvParams, key, pp, vp, ep_dyn):
     )
     obs, env_state = constrain((obs, env_state), s.sharding)
     alive = jnp.ones((s.num_envs,), bool)
+    h = constrain(initial_carries(s.policy, s.value, s.num_envs), s.sharding)
     # Zero buffers shaped like one chunk's records, padded to the full horizon.
     rec_shapes = jax.eval_shape(
         lambda: jax.lax.scan(
-            lambda c, x: _step(s, pp, vp, ep, c, x),
-            (jnp.int32(0), key, obs, env_state, alive),
+            lambda c, x: step(s, pp, vp, ep, c, x),
+            (jnp.int32(0), key, obs, env_state, alive, h),
             None,
             length=1,
         )[1]
     )
-    buffers = tuple(
-        constrain(jnp.zeros((s.padded,) + r.shape[1:], r.dtype), s.sharding, axis=1)
-        for r in rec_shapes
+    buffers = jax.tree.map(
+        lambda r: constrain(
+            jnp.zeros((s.padded,) + r.shape[1:], r.dtype), s.sharding, axis=1
+        ),
+        rec_shapes,
     )
-    return _Walk(key, obs, env_state, alive), buffers
+    return Walk(key, obs, env_state, alive, h), buffers
 
 
-def _run_chunk(s: _Static, ep_split: _EnvParams, t, walk, buffers, pp, vp, ep_dyn):
+def _run_chunk(s: Static, ep_split: _EnvParams, t, walk, buffers, pp, vp, ep_dyn):
     """``s.chunk`` steps from ``walk``, written into ``buffers`` at row ``t``."""
     ep = ep_split.rebuild(ep_dyn)
     (_, *walk), rec = jax.lax.scan(
-        lambda c, x: _step(s, pp, vp, ep, c, x), (t, *walk), None, length=s.chunk
+        lambda c, x: step(s, pp, vp, ep, c, x), (t, *walk), None, length=s.chunk
     )
-    buffers = tuple(_write(b, x, t) for b, x in zip(buffers, rec, strict=True))
-    return _Walk(*walk), buffers
+    buffers = jax.tree.map(lambda b, x: write(b, x, t), buffers, rec)
+    return Walk(*walk), buffers
 
 
 class _Pieces(NamedTuple):
@@ -299,7 +195,7 @@ class _Pieces(NamedTuple):
     stop_early: bool
 
 
-def _pieces(s: _Static, ep: _EnvParams, key, pp, vp, stop_early: bool, eager: bool):
+def _pieces(s: Static, ep: _EnvParams, key, pp, vp, stop_early: bool, eager: bool):
     """The start and chunk functions and their captured constants.
 
     Jitted, they are closure-free: a custom_vmap rule may not close over tracers (a
@@ -328,7 +224,7 @@ def _pieces(s: _Static, ep: _EnvParams, key, pp, vp, stop_early: bool, eager: bo
     return _Pieces(start_fn, chunk_fn, stop_early), start_consts, chunk_consts
 
 
-def _chunk_loop(s: _Static, pieces: _Pieces, spec, args) -> Trajectory:
+def _chunk_loop(s: Static, pieces: _Pieces, spec, args) -> Trajectory:
     """The chunk loop; ``spec`` None: one seed, else which leaves of ``args``
     carry a leading seed axis (vmapped, one t for all seeds)."""
     key, pp, vp, ep_dyn, c_start, c_chunk = args
@@ -360,7 +256,8 @@ def _chunk_loop(s: _Static, pieces: _Pieces, spec, args) -> Trajectory:
         t, _, buffers = jax.lax.fori_loop(0, num_chunks, lambda _, c: body(c), init)
     if spec is not None:
         t = jnp.broadcast_to(t, buffers[0].shape[:1])
-    return Trajectory(*buffers, steps_run=t)
+    carry = buffers[8] if len(buffers) > 8 else None
+    return Trajectory(*buffers[:8], steps_run=t, carry=carry)
 
 
 def episode_statistics(traj: Trajectory) -> dict[str, jax.Array]:

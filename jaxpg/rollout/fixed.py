@@ -21,6 +21,7 @@ import jax.numpy as jnp
 
 from jaxpg import normalization as norm
 from jaxpg import policy as pol
+from jaxpg import recurrent
 from jaxpg.sharding import constrain
 
 
@@ -33,6 +34,9 @@ class RolloutState(NamedTuple):
     episode_length: jax.Array  # [N] int32: steps so far in the current episode
     reward_return: Any = None  # [N] float32: R ← γR + r (scale_rewards), else None
     reward_stats: Any = None  # RunningStats of R, shape [] (scale_rewards), else None
+    # recurrent.Carry of [N, k] arrays: the policy's and critic's carries for the
+    # next step (reset where an episode ended); None for feed-forward networks.
+    carry: Any = None
 
 
 class Rollout(NamedTuple):
@@ -58,6 +62,7 @@ def reset(
     *,
     scale_rewards: bool = False,
     sharding: Any = None,
+    carry: Any = None,
 ) -> RolloutState:
     """Resets ``num_envs`` environments with ``split(key, num_envs)``.
 
@@ -72,6 +77,8 @@ def reset(
       scale_rewards: also start the running return and its statistics (reward
         scaling).
       sharding: the env axis's ``NamedSharding``, or None.
+      carry: the networks' initial carries for N environments
+        (:func:`jaxpg.recurrent.initial_carries`), or None (feed-forward).
 
     Returns:
       The :class:`RolloutState` of N fresh environments (observations
@@ -87,6 +94,7 @@ def reset(
         episode_length=jnp.zeros((num_envs,), jnp.int32),
         reward_return=jnp.zeros((num_envs,), jnp.float32) if scale_rewards else None,
         reward_stats=norm.init_stats(()) if scale_rewards else None,
+        carry=carry,
     )
     return constrain(start, sharding)
 
@@ -127,7 +135,7 @@ def rollout(
     def step(carry: tuple[jax.Array, RolloutState], _: Any):
         key, s = carry
         key, key_act, key_env = jax.random.split(key, 3)
-        output = policy.apply(policy_params, s.obs)
+        output, h_policy = recurrent.apply(policy, policy_params, s.obs, _policy(s))
         action = pol.sample(key_act, output)
         logp = pol.log_prob(output, action)
         next_obs, env_state, reward, terminated, truncated, info = jax.vmap(
@@ -138,12 +146,8 @@ def rollout(
             action,
             env_params,
         )
-        if "final_observation" not in info:
-            raise ValueError(
-                "env.step must put the pre-reset observation in "
-                "info['final_observation'] (gymnax >= 1.0 does): a truncated "
-                "episode bootstraps from it"
-            )
+        _check_info(info)
+        nxt_carry = _next_carry(policy, s.carry, h_policy, terminated | truncated)
         record, nxt = _bookkeeping(
             s,
             action,
@@ -156,10 +160,35 @@ def rollout(
             info,
             gamma,
         )
+        nxt = nxt._replace(carry=nxt_carry)
         return (key, constrain(nxt, sharding)), constrain(record, sharding)
 
     (_, end), batch = jax.lax.scan(step, (key, start), None, length=num_steps)
     return end, batch
+
+
+def _check_info(info: dict) -> None:
+    """ValueError unless ``env.step`` put ``final_observation`` in ``info``."""
+    if "final_observation" not in info:
+        raise ValueError(
+            "env.step must put the pre-reset observation in "
+            "info['final_observation'] (gymnax >= 1.0 does): a truncated "
+            "episode bootstraps from it"
+        )
+
+
+def _policy(s: RolloutState) -> Any:
+    """The policy's carry in ``s`` (None: feed-forward)."""
+    return None if s.carry is None else s.carry.policy
+
+
+def _next_carry(policy: pol.Policy, carry: Any, h_policy: Any, done: jax.Array):
+    """The carries for the next step: the policy's new carry, reset to its initial
+    one where the step ended an episode (the critic's is advanced by the update's
+    replay, :func:`jaxpg.algorithms.actor_critic.batch_from`)."""
+    if carry is None or h_policy is None:
+        return carry
+    return carry._replace(policy=recurrent.reset(policy, h_policy, done))
 
 
 def _bookkeeping(

@@ -10,12 +10,17 @@ One job per module:
   (:func:`read_metrics`) and trimmed on resume;
 * :mod:`~jaxpg.run.lock`: one process at a time in a run folder;
 * :mod:`~jaxpg.run.records`: what a run writes there while it trains;
+* :mod:`~jaxpg.run.parts`: a run's trainer, environment and policy, checked;
 * :mod:`~jaxpg.run.programs`: a run's compiled programs and their placement;
 * :mod:`~jaxpg.run.cache`: the persistent compilation cache;
 * :mod:`~jaxpg.run.console`: progress, messages, signals, TensorBoard;
 * :mod:`~jaxpg.run.loop`: the chunk loop;
 * :mod:`~jaxpg.run.training`: :func:`train_run`, a run from start to end;
 * :mod:`~jaxpg.run.flags`: command-line flags from dataclasses, multi-host flags;
+* :mod:`~jaxpg.run.config_file`: config and run options from a TOML file or a run
+  folder's config.json (``--config``);
+* :mod:`~jaxpg.run.keep`: which checkpoints a run keeps (``--keep``, ``--keep-best``);
+* :mod:`~jaxpg.run.tracking`: Weights & Biases (``--wandb``);
 * :mod:`~jaxpg.run.gym_eval`: a trained policy in gymnasium's own environments.
 
 >>> from jaxpg.run import RunOptions

@@ -30,7 +30,8 @@ import numpy as np
 from jaxpg.algorithms import registry
 from jaxpg.compilation import jit
 from jaxpg.run.bench import environment
-from jaxpg.run.sweep import Sweep, sweep_keys
+from jaxpg.run.sweep import Sweep
+from jaxpg.run.sweep_programs import sweep_keys
 from jaxpg.run.timing import run_json, worker_command
 from jaxpg.train import make_trainer
 

@@ -10,11 +10,10 @@ A *run folder* holds one training run::
       summary.json    written when the run ends (finished, stopped early or failed)
       checkpoint/     the latest good TrainState (``jaxpg.save``; batched over seeds
                       when ``seeds > 1``): :func:`load_run` reads it
-      tensorboard/    event files, with ``--tensorboard``
+      checkpoints/    kept ones, with ``--keep N`` / ``--keep-best`` (:mod:`jaxpg.run.keep`)
+      tensorboard/    event files, with ``--tensorboard``; wandb/: ``--wandb``
 
-The config is read with :func:`jaxpg.checkpoint.config_from_dict`, so any
-registered algorithm's run folder works here. What a run writes while it trains:
-:mod:`jaxpg.run.records`.
+Any registered algorithm's run folder; what a run writes: :mod:`jaxpg.run.records`.
 """
 
 from __future__ import annotations
@@ -32,10 +31,11 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from jaxpg import checkpoint
+from jaxpg.run.keep import resolve
 from jaxpg.run.lock import LOCK_NAME, check_free
 from jaxpg.run.options import FIXED_ON_RESUME, RunError, RunOptions
 from jaxpg.run.programs import state_template
-from jaxpg.run.sweep import read_sweep
+from jaxpg.run.sweep import with_sweep_states
 from jaxpg.train import make_trainer
 
 __all__ = [
@@ -289,6 +289,7 @@ def load_checkpoint(
     *,
     restore: bool = False,
     log: Callable[[str], None] | None = None,
+    path: Path | None = None,
 ) -> Any:
     """The TrainState in ``RUN/checkpoint`` (batched over seeds when seeds > 1).
 
@@ -302,6 +303,7 @@ def load_checkpoint(
         the run folder's lock. False: read the copy where it is.
       log: where the note about such a recovery goes (``warnings.warn`` by
         default).
+      path: another checkpoint of the run to read (:func:`jaxpg.run.keep.resolve`).
 
     Returns:
       The state.
@@ -309,7 +311,7 @@ def load_checkpoint(
     Raises:
       RunError: no checkpoint, a corrupted one, or one of another config.
     """
-    path = run_dir / "checkpoint"
+    path = run_dir / "checkpoint" if path is None else path
     like = state_template(trainer, options)
     source = path
     if not path.exists() and checkpoint.interrupted(path):
@@ -334,7 +336,9 @@ def load_checkpoint(
 
 
 def load_run(
-    run_dir: str | os.PathLike, log: Callable[[str], None] | None = None
+    run_dir: str | os.PathLike,
+    log: Callable[[str], None] | None = None,
+    which: str = "latest",
 ) -> tuple[Any, Any, RunOptions]:
     """The checkpoint of a run folder, with its config and options (read only).
 
@@ -342,23 +346,20 @@ def load_run(
       run_dir: the run folder.
       log: where a note goes when the checkpoint is read from the copy an
         interrupted save left (``warnings.warn`` by default).
+      which: "latest", "best" or an update number (:func:`jaxpg.run.keep.resolve`).
 
     Returns:
       ``(state, config, options)``; the state is batched over seeds (a leading
-      axis) when ``options.seeds > 1``. A sweep's (RUN/sweep.json): seeds is its
-      C · K states (m: configuration m // K, seed m % K), config its base.
+      axis) when ``options.seeds > 1`` (a sweep's C · K states, config its base).
 
     Raises:
       RunError: not a run folder, no checkpoint, or a corrupted one.
     """
     run_dir = Path(run_dir)
     config, run = read_run_config(run_dir)
-    options = options_from_run(run, run_dir)
-    sweep = read_sweep(run_dir)
-    if sweep is not None:
-        options = dataclasses.replace(options, seeds=sweep.members)
-    trainer = make_trainer(config)
-    state = load_checkpoint(run_dir, trainer, config, options, log=log)
+    trainer, path = make_trainer(config), resolve(run_dir, which)
+    options = with_sweep_states(options_from_run(run, run_dir), run_dir)
+    state = load_checkpoint(run_dir, trainer, config, options, log=log, path=path)
     return state, config, options
 
 

@@ -22,6 +22,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxpg import policy as pol
+from jaxpg.recurrent import is_recurrent
 
 # gymnax ids whose gymnasium twin has the same observations, actions and horizon.
 GYMNASIUM_IDS = (
@@ -36,13 +37,23 @@ __all__ = ["GYMNASIUM_IDS", "gymnasium_frames", "gymnasium_returns", "save_gif"]
 
 
 def _actor(policy: pol.Policy, stochastic: bool):
-    """A jitted ``(params, obs, key) → action`` for one observation."""
+    """A jitted ``(params, obs, key, carry) → (action, carry)`` for one
+    observation; the carry (a recurrent policy's, on the host between steps) is
+    None for a feed-forward policy."""
 
     @jax.jit
-    def act(params: dict, obs: jax.Array, key: jax.Array) -> jax.Array:
-        return pol.act(policy, params, obs, key if stochastic else None)
+    def act(params: dict, obs: jax.Array, key: jax.Array, carry: Any) -> Any:
+        key = key if stochastic else None
+        if carry is None:
+            return pol.act(policy, params, obs, key), None
+        return pol.act(policy, params, obs, key, carry=carry)
 
     return act
+
+
+def _start_carry(policy: pol.Policy) -> Any:
+    """A recurrent policy's carry at an episode's start (None: feed-forward)."""
+    return policy.initial_carry(()) if is_recurrent(policy) else None
 
 
 def _to_env_action(action: np.ndarray, space: Any) -> Any:
@@ -62,14 +73,14 @@ def _check_id(env_id: str) -> None:
         )
 
 
-def _episode(env, act, params, key, seed, frames=None) -> float:
+def _episode(env, act, params, key, seed, carry, frames=None) -> float:
     obs, _ = env.reset(seed=seed)
     total, done = 0.0, False
     if frames is not None:
         frames.append(env.render())
     while not done:
         key, key_act = jax.random.split(key)
-        action = act(params, jnp.asarray(obs, jnp.float32), key_act)
+        action, carry = act(params, jnp.asarray(obs, jnp.float32), key_act, carry)
         action = _to_env_action(np.asarray(action), env.action_space)
         obs, reward, terminated, truncated, _ = env.step(action)
         total += float(reward)
@@ -117,7 +128,8 @@ def gymnasium_returns(
     try:
         for i in range(num_episodes):
             key, key_episode = jax.random.split(key)
-            returns.append(_episode(env, act, params, key_episode, seed + i))
+            start = _start_carry(policy)
+            returns.append(_episode(env, act, params, key_episode, seed + i, start))
     finally:
         env.close()
     return np.asarray(returns)
@@ -167,7 +179,13 @@ def gymnasium_frames(
     frames: list[np.ndarray] = []
     try:
         total = _episode(
-            env, _actor(policy, stochastic), params, jax.random.key(seed), seed, frames
+            env,
+            _actor(policy, stochastic),
+            params,
+            jax.random.key(seed),
+            seed,
+            _start_carry(policy),
+            frames,
         )
     finally:
         env.close()

@@ -24,6 +24,7 @@ import numpy as np
 
 from jaxpg import checkpoint
 from jaxpg.run import console, records
+from jaxpg.run.keep import Keeper
 from jaxpg.run.options import RunOptions
 from jaxpg.run.programs import Programs
 
@@ -65,7 +66,6 @@ class ChunkLoop:
 
     spec: RunSpec
     programs: Programs
-    key_eval: jax.Array
     writer: Any  # a tensorboardX SummaryWriter, or None
     progress: console.Progress
     state: Any
@@ -79,6 +79,8 @@ class ChunkLoop:
     last_return: float = math.nan  # mean training return of the last update
     failure: str | None = None  # what stopped a diverged run
     metrics_file: TextIO | None = None  # metrics.jsonl while the loop runs
+    keeper: Keeper | None = None  # the kept checkpoints (--keep, --keep-best)
+    tracker: Any = None  # a jaxpg.run.tracking.WandbTracker (--wandb), or None
     # Per-state returns [seeds] -> the text the progress line and evaluations
     # show for them (a sweep's best/median configuration); None: their mean.
     describe: Callable[[np.ndarray], str] | None = None
@@ -99,6 +101,8 @@ class ChunkLoop:
             extra={"update": self.done, "env_steps_total": self.totals[:]},
         )
         self.last_checkpoint = self.done
+        if self.keeper is not None:
+            self.keeper.saved(self.done)
 
     def evaluate(self, announce: bool = True) -> np.ndarray:
         """Evaluates the state greedily; appends the result to evals.jsonl.
@@ -114,8 +118,8 @@ class ChunkLoop:
             self.spec.options.seeds,
             self.spec.options.eval_episodes,
         )
-        key = jax.random.fold_in(self.key_eval, at)
-        returns = self.programs.evaluate(key, self.state.params)
+        seed = np.uint32(self.spec.options.seed)
+        returns = self.programs.evaluate(seed, np.uint32(at), self.state.params)
         returns = np.asarray(jax.device_get(returns))
         row = {
             "update": at,
@@ -127,6 +131,11 @@ class ChunkLoop:
             records.append_eval(self.spec.out, row)
         if self.writer is not None:
             self.writer.add_scalar("eval/mean_return", float(returns.mean()), at)
+        if self.tracker is not None:
+            self.tracker.evaluation(at, returns)
+        if self.keeper is not None:
+            score = float(returns.mean())
+            self.keeper.evaluated(self.state, self.spec.config, at, self.totals, score)
         means = returns.mean(axis=1)
         per_seed = (
             f" (seeds: {', '.join(f'{m:.1f}' for m in means)})" if seeds > 1 else ""
@@ -143,10 +152,11 @@ class ChunkLoop:
             )
         return returns
 
-    def _check(self, new_state: Any, metrics: dict, n: int) -> _Kept:
-        """How much of a chunk of ``n`` updates is good."""
+    def _check(self, finite: Any, metrics: dict, n: int) -> _Kept:
+        """How much of a chunk of ``n`` updates is good (``finite``: the chunk
+        program's per-seed check of the new parameters)."""
         seeds = self.spec.options.seeds
-        finite = np.asarray(self.programs.finite(new_state.params)).reshape(seeds)
+        finite = np.asarray(finite).reshape(seeds)
         loss_ok = np.isfinite(np.asarray(metrics["loss"])).all()
         if bool(loss_ok and finite.all()):
             return _Kept(n, None)
@@ -170,6 +180,8 @@ class ChunkLoop:
         self.last_return = float(returns.mean())
         if self.writer is not None:
             console.tensorboard_chunk(self.writer, metrics, seeds, n, before)
+        if self.tracker is not None:
+            self.tracker.chunk(metrics, seeds, n, before)
         rate = (sum(self.totals) - steps_at_start) / max(
             time.perf_counter() - t_train, 1e-9
         )
@@ -240,9 +252,9 @@ class ChunkLoop:
             self.metrics_file = metrics_file
             while self.done < total:
                 before, n = self.done, min(chunk, total - self.done)
-                new_state, metrics = self.programs.chunks[n](self.state)
+                new_state, metrics, finite = self.programs.chunks[n](self.state)
                 metrics = jax.device_get(metrics)
-                kept = self._check(new_state, metrics, n)
+                kept = self._check(finite, metrics, n)
                 # The rows before a bad update are logged (not the bad update's);
                 # the chunk's state is not kept.
                 self._write_rows(metrics_file, metrics, kept.updates)

@@ -18,6 +18,8 @@ __all__ = ["FIXED_ON_RESUME", "RunError", "RunOptions", "RunOutcome"]
 
 # Run options that change the numbers a run produces: a resumed run must keep them.
 FIXED_ON_RESUME = ("seed", "seeds", "chunk")
+# Characters Weights & Biases does not allow in a project name.
+WANDB_FORBIDDEN = ("/", "\\", "#", "?", "%", ":")
 
 
 class RunError(Exception):
@@ -59,6 +61,13 @@ class RunOptions:
       tensorboard: also write TensorBoard event files (needs tensorboardX).
       progress: "bar" (tqdm), "lines" (a line every second) or "auto" (a bar on a
         terminal, lines otherwise).
+      keep: how many of the latest checkpoints to keep (1: only RUN/checkpoint;
+        N > 1: also RUN/checkpoints/update-U for the last N saves).
+      keep_best: also keep the state with the highest mean greedy evaluation
+        return in RUN/checkpoints/best-update-U (needs --eval-every).
+      wandb: also log the metrics, evaluations and config to this Weights &
+        Biases project (needs the wandb package: pip install "jaxpg[wandb]";
+        None: off).
     """
 
     seed: int = 0
@@ -70,6 +79,9 @@ class RunOptions:
     checkpoint_every: int = 100
     tensorboard: bool = False
     progress: Literal["auto", "bar", "lines"] = "auto"
+    keep: int = 1
+    keep_best: bool = False
+    wandb: str | None = None
 
     def __post_init__(self) -> None:
         _check_integer(self, "seed", 0, 2**32)
@@ -95,6 +107,30 @@ class RunOptions:
         if self.progress not in ("auto", "bar", "lines"):
             raise ValueError(
                 f"--progress must be one of auto, bar, lines; got {self.progress!r}"
+            )
+        self._check_keeping()
+
+    def _check_keeping(self) -> None:
+        """--keep, --keep-best and --wandb (the options of checkpoints and tracking)."""
+        _check_integer(self, "keep", 1)
+        if not isinstance(self.keep_best, bool):
+            raise ValueError(
+                f"--keep-best must be True or False; got {self.keep_best!r}"
+            )
+        if self.keep_best and self.eval_every == 0:
+            raise ValueError(
+                "--keep-best keeps the best periodic greedy evaluation: set "
+                "--eval-every N"
+            )
+        project = self.wandb
+        if project is not None and not (
+            isinstance(project, str)
+            and 0 < len(project) <= 128
+            and not set(project) & set(WANDB_FORBIDDEN)
+        ):
+            raise ValueError(
+                "--wandb must be a Weights & Biases project name (1 to 128 "
+                f"characters, none of {' '.join(WANDB_FORBIDDEN)}); got {project!r}"
             )
 
 

@@ -12,7 +12,9 @@ These functions split that ratio and the update's cost:
   (:data:`VARIANTS`) and with plain ``jax.jit`` vs ``jaxpg.jit``;
 * item 5, :func:`rollout_share`: the episodic rollout's share of one update;
 * item 6, :func:`rollout_by_buffer_length`: Breakout-MinAtar's rollout with its
-  buffers padded to different lengths.
+  buffers padded to different lengths;
+* item 7, :func:`matmul_forms`: K seeds' MLP matmuls (and their gradient)
+  written as a vmap, an einsum, one block-diagonal product, vs one wide product.
 
 Every number is the median wall time of several calls of a compiled function
 (compile excluded, ``block_until_ready``; :func:`jaxpg.run.timing.median_wall`).
@@ -36,6 +38,7 @@ from jaxpg.train import make_train, make_trainer
 
 __all__ = [
     "VARIANTS",
+    "matmul_forms",
     "rollout_and_gradient",
     "rollout_by_buffer_length",
     "rollout_share",
@@ -245,3 +248,49 @@ def rollout_by_buffer_length(horizons: tuple[int, ...], repeats: int) -> list[di
             }
         )
     return rows
+
+
+def matmul_forms(k: int, repeats: int, width: int = 32, rows: int = 1024) -> dict:
+    """Item 7: the gradient of a 2-layer tanh MLP's per-seed matmuls, four ways.
+
+    K parameter sets on K batches of ``rows`` inputs: ``vmapped`` (``jax.vmap``
+    of ``x @ W``: XLA's batched dot ``[K, B, H] x [K, H, H]``), ``einsum``
+    (``"kbi,kij->kbj"``, written batched by hand), ``block_diagonal`` (one
+    ``[B, K·H] x [K·H, K·H]`` product of the block-diagonal weights: one large
+    matmul, K× the FLOPs), against ``wide``: one parameter set on K·B rows
+    (``[K·B, H] x [H, H]``, what one run with K× the environments computes).
+
+    Args:
+      k: seeds.
+      repeats: timed calls per number.
+      width: H.
+      rows: B, inputs per seed.
+
+    Returns:
+      ``ms`` per form and ``ratio`` (each form / wide).
+    """
+    x = jax.random.normal(jax.random.key(0), (k, rows, width))
+    w = 0.1 * jax.random.normal(jax.random.key(1), (k, width, width))
+
+    def mlp(x, w):
+        return jnp.tanh(jnp.tanh(x @ w) @ w).sum()
+
+    def einsum(w, x):
+        h = jnp.tanh(jnp.einsum("kbi,kij->kbj", x, w))
+        return jnp.tanh(jnp.einsum("kbi,kij->kbj", h, w)).sum()
+
+    def block_diagonal(w, x):
+        wb = jax.scipy.linalg.block_diag(*[w[i] for i in range(k)])
+        return mlp(x.transpose(1, 0, 2).reshape(rows, k * width), wb)
+
+    forms = {
+        "vmapped": (lambda w, x: jax.vmap(mlp)(x, w).sum(), w),
+        "einsum": (einsum, w),
+        "block_diagonal": (block_diagonal, w),
+        "wide": (lambda w, x: mlp(x.reshape(k * rows, width), w), w[0]),
+    }
+    ms = {}
+    for name, (fn, params) in forms.items():
+        grad = compilation.jit(jax.grad(fn))
+        ms[name] = 1e3 * median_wall(grad, params, x, repeats=repeats)[0]
+    return {"k": k, "ms": ms, "ratio": {n: t / ms["wide"] for n, t in ms.items()}}

@@ -1,8 +1,10 @@
 """The compiled programs of a run, where their arrays live, and the run's keys.
 
 A run compiles (ahead of time, timed apart from training) one init program, one
-chunk program per chunk length it will call, a finite-check of the parameters and
-a greedy evaluation, each vmapped over seeds when ``seeds > 1``. With a mesh
+chunk program per chunk length it will call (which also checks that the new
+parameters are finite) and a greedy evaluation, each vmapped over seeds when
+``seeds > 1`` — and nothing else: the keys are made inside the programs from the
+seed, so no small program is compiled for them on the host. With a mesh
 (:func:`jaxpg.distributed.make_mesh`) the state's environments are split over its
 devices and the parameters replicated (:func:`placement`). Programs of runs built
 from a config alone are kept for the process (tests, notebooks) under a key that
@@ -11,28 +13,25 @@ names everything that defines them.
 
 from __future__ import annotations
 
-import dataclasses
+import concurrent.futures
+import os
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
-from jaxpg import distributed
-from jaxpg.envs import encode_env, make_env
-from jaxpg.evaluate import check_evaluation_memory, episode_returns
-from jaxpg.policy import make_policy
-from jaxpg.run.flags import flag_message
-from jaxpg.run.options import RunError, RunOptions
-from jaxpg.train import build, check_memory, make_trainer
+from jaxpg import compilation, distributed
+from jaxpg.evaluate import episode_returns
+from jaxpg.run.options import RunOptions
 
 __all__ = [
     "Compiled",
-    "Parts",
+    "Init",
     "Placement",
     "Programs",
     "RunKeys",
-    "build_parts",
     "cache_key",
     "chunk_sizes",
     "compile_programs",
@@ -43,23 +42,12 @@ __all__ = [
 ]
 
 
-class Parts(NamedTuple):
-    """What a run's programs are made of (a caller's, or built from the config)."""
-
-    trainer: Any  # a jaxpg.Trainer
-    env: Any  # the environment the evaluation runs in
-    env_params: Any  # its parameters
-    policy: Any  # the jaxpg.Policy the evaluation acts with
-
-
 class RunKeys(NamedTuple):
-    """The keys of a run, both made from ``jax.random.key(seed)``."""
+    """The keys of a run, both made from ``jax.random.key(seed)`` (inside the
+    programs: :func:`run_keys` is traced, so no key is made on the host)."""
 
     init: jax.Array  # the initialisation key, or [seeds] keys when seeds > 1
     eval: jax.Array  # the greedy evaluations' key (folded with the update count)
-    # A sweep's (jaxpg.run.sweep) HParams, one per state ([seeds] leaves), passed
-    # to Trainer.init beside the keys; None: the config's own.
-    hparams: Any = None
 
 
 class Placement(NamedTuple):
@@ -71,15 +59,15 @@ class Placement(NamedTuple):
     state: Any  # the TrainState's shardings, or None
     init: dict  # jit kwargs of the init program
     run: dict  # jit kwargs of the chunk programs
-    small: dict  # jit kwargs of the finite check and the evaluation
+    small: dict  # jit kwargs of the evaluation
 
 
 class Programs(NamedTuple):
     """The compiled programs the loop calls."""
 
-    chunks: dict[int, Any]  # n: state -> (state after n updates, metrics)
-    finite: Any  # params -> [seeds] bool (every leaf finite)
-    evaluate: Any  # (key, params) -> [seeds, episodes] greedy returns
+    chunks: dict[int, Any]  # n: state -> (state after n updates, metrics,
+    #                            [seeds] bool: every parameter still finite)
+    evaluate: Any  # (seed, update, params) -> [seeds, episodes] greedy returns
 
 
 class Compiled(NamedTuple):
@@ -87,89 +75,24 @@ class Compiled(NamedTuple):
 
     programs: Programs
     state: Any  # the TrainState the run starts from
+    compiled: tuple[str, ...]  # one line per compiled program: what and why
 
 
-def _mesh_sharding(config: Any, options: RunOptions, trainer: Any, mesh: Any) -> Any:
-    """The env-axis sharding over ``mesh`` (None without one), after its checks."""
-    if mesh is None:
-        return None
-    if options.seeds > 1:
-        raise RunError(
-            f"--seeds {options.seeds} with --devices {mesh.size}: seeds are not "
-            "split over devices by train.py; use --devices 1 with --seeds, or "
-            "scripts/train_distributed.py --num-seeds "
-            f"{options.seeds} (jaxpg.distributed.make_seed_train)"
-        )
-    try:
-        distributed.check_divisible(config.num_envs, mesh.size)
-    except ValueError as error:
-        raise RunError(f"--num-envs: {error}") from None
-    if trainer is not None:
-        raise ValueError("train_run: pass either trainer= or mesh=, not both")
-    return distributed.batch_sharding(mesh)
+class Init(NamedTuple):
+    """A run's own init program (a sweep's, :mod:`jaxpg.run.sweep_programs`)
+    in place of :func:`compile_programs`' ``seed -> TrainState``."""
+
+    fn: Callable  # (seed, *args) -> TrainState, the keys made inside
+    args: tuple  # the arguments after the seed (e.g. the states' HParams)
+    why: str  # the line that names it in ``programs:``
 
 
-def build_parts(config: Any, options: RunOptions, given: Parts, mesh: Any) -> Parts:
-    """The trainer, environment and policy of a run.
+def run_keys(seed: Any, seeds: int) -> RunKeys:
+    """The initialisation key(s) and evaluation key of a run (traceable).
 
     Args:
-      config: the algorithm config (any registered algorithm's).
-      options: the run options.
-      given: the caller's own trainer, env, env_params or policy; None fields are
-        built from ``config``.
-      mesh: a mesh to split the environments over, or None.
-
-    Returns:
-      The completed :class:`Parts`.
-
-    Raises:
-      RunError: input that cannot be trained (an unknown environment, a
-        config the environment rejects, seeds or a num_envs the mesh cannot
-        take).
-    """
-    trainer, env, env_params, policy = given
-    sharding = _mesh_sharding(config, options, trainer, mesh)
-    try:
-        if env is None:
-            if config.env_id is None:
-                raise ValueError("is required (a gymnax id such as CartPole-v1)")
-            env, env_params = make_env(config.env_id)
-        if trainer is None:
-            trainer = make_trainer(config, env, env_params, policy, sharding=sharding)
-            if options.seeds > 1:  # the seeds' states side by side
-                built = build(config, env, env_params, policy, None)
-                check_memory(
-                    config, built, copies=options.seeds, copies_field="--seeds"
-                )
-        if policy is None:
-            policy = make_policy(config, env, env_params)
-    except (ValueError, TypeError) as error:
-        names = [f.name for f in dataclasses.fields(config)]
-        message = flag_message(str(error), names)
-        if message == str(error):
-            message = f"--env-id {config.env_id}: {error}"
-        raise RunError(message) from None
-    if env_params is None:
-        env_params = encode_env(env).default_params
-    try:
-        check_evaluation_memory(
-            env,
-            env_params,
-            options.eval_episodes,
-            options.seeds,
-            "--eval-episodes",
-            "--seeds",
-        )
-    except ValueError as error:
-        raise RunError(str(error)) from None
-    return Parts(trainer, env, env_params, policy)
-
-
-def run_keys(seed: int, seeds: int) -> RunKeys:
-    """The initialisation key(s) and evaluation key of a run.
-
-    Args:
-      seed: the run's seed.
+      seed: the run's seed (a Python int, or a traced ``uint32`` inside a
+        program: both give the same keys).
       seeds: how many seeds train together (the init key is split when > 1).
 
     Returns:
@@ -181,12 +104,21 @@ def run_keys(seed: int, seeds: int) -> RunKeys:
     return RunKeys(key_init, key_eval)
 
 
-def _init_fn(trainer: Any, seeds: int, swept: bool = False) -> Callable:
-    if swept:  # (keys, hparams) -> state, hparams batched like the keys
-        return trainer.init if seeds == 1 else jax.vmap(trainer.init)
+def _seed_arg(seed: int) -> np.uint32:
+    """The seed as the programs take it (``0 <= seed < 2**32``, RunOptions)."""
+    return np.uint32(seed)
+
+
+def _init_fn(trainer: Any, seeds: int) -> Callable:
     if seeds == 1:
         return trainer.init
     return lambda keys: jax.vmap(trainer.init)(keys)
+
+
+def _init_program(trainer: Any, seeds: int) -> Callable:
+    """``seed -> TrainState``: the keys and the first state in one program."""
+    init = _init_fn(trainer, seeds)
+    return lambda seed: init(run_keys(seed, seeds).init)
 
 
 def state_template(trainer: Any, options: RunOptions) -> Any:
@@ -199,14 +131,8 @@ def state_template(trainer: Any, options: RunOptions) -> Any:
     Returns:
       ``jax.eval_shape`` of the run's init program.
     """
-    keys = run_keys(options.seed, options.seeds)
-    return jax.eval_shape(_init_fn(trainer, options.seeds), keys.init)
-
-
-def _chunk_program(trainer: Any, seeds: int, n: int) -> Callable:
-    if seeds == 1:
-        return lambda state: trainer.run(state, n)
-    return jax.vmap(lambda state: trainer.run(state, n))
+    init = _init_program(trainer, options.seeds)
+    return jax.eval_shape(init, _seed_arg(options.seed))
 
 
 def _all_finite(tree: Any, seeds: int) -> jax.Array:
@@ -217,6 +143,20 @@ def _all_finite(tree: Any, seeds: int) -> jax.Array:
         return jnp.stack(ok).all(keepdims=True) if ok else jnp.ones(1, bool)
     ok = [jnp.isfinite(x).reshape(seeds, -1).all(axis=1) for x in leaves]
     return jnp.stack(ok).all(axis=0) if ok else jnp.ones(seeds, bool)
+
+
+def _chunk_program(trainer: Any, seeds: int, n: int) -> Callable:
+    """``state -> (state, metrics, finite)``: ``n`` updates, then the NaN check
+    of the new parameters in the same program (no second program for it)."""
+    run = lambda state: trainer.run(state, n)  # noqa: E731
+    if seeds > 1:
+        run = jax.vmap(run)
+
+    def chunk(state):
+        state, metrics = run(state)
+        return state, metrics, _all_finite(state.params, seeds)
+
+    return chunk
 
 
 def evaluator(
@@ -246,6 +186,17 @@ def evaluator(
     return evaluate
 
 
+def _eval_program(evaluate: Callable, seeds: int) -> Callable:
+    """``(seed, update, params) -> returns``: the evaluation key
+    ``fold_in(run_keys(seed).eval, update)`` made inside the program."""
+
+    def program(seed, update, params):
+        key = jax.random.fold_in(run_keys(seed, seeds).eval, update)
+        return evaluate(key, params)
+
+    return program
+
+
 def chunk_sizes(chunk: int, total: int, done: int) -> list[int]:
     """The update counts of the chunks left after update ``done``.
 
@@ -264,7 +215,7 @@ def chunk_sizes(chunk: int, total: int, done: int) -> list[int]:
     return [n for n in sorted(sizes) if done + n <= total]
 
 
-def placement(trainer: Any, mesh: Any, config: Any, key_init: jax.Array) -> Placement:
+def placement(trainer: Any, mesh: Any, config: Any, seed: int) -> Placement:
     """jit keyword arguments placing the state over ``mesh`` (empty without one).
 
     Parameters are replicated, carried environments split.
@@ -273,13 +224,14 @@ def placement(trainer: Any, mesh: Any, config: Any, key_init: jax.Array) -> Plac
       trainer: the run's trainer.
       mesh: a :func:`jaxpg.distributed.make_mesh` mesh, or None.
       config: the algorithm config (its ``num_envs``).
-      key_init: the initialisation key.
+      seed: the run's seed.
 
     Returns:
       A :class:`Placement`.
     """
     if mesh is None:
         return Placement(None, {}, {}, {})
+    key_init = jax.eval_shape(lambda: run_keys(seed, 1).init)
     state_sh = distributed.state_shardings(
         jax.eval_shape(trainer.init, key_init), mesh, config.num_envs
     )
@@ -287,7 +239,7 @@ def placement(trainer: Any, mesh: Any, config: Any, key_init: jax.Array) -> Plac
     return Placement(
         state=state_sh,
         init={"out_shardings": state_sh},
-        run={"in_shardings": (state_sh,), "out_shardings": (state_sh, rep)},
+        run={"in_shardings": (state_sh,), "out_shardings": (state_sh, rep, rep)},
         small={"out_shardings": rep},
     )
 
@@ -316,18 +268,79 @@ def cache_key(config: Any, seeds: int, mesh: Any, custom: bool) -> tuple | None:
     return (config, seeds, mesh_key)
 
 
-def _compiled(key: tuple | None, fn: Callable, jit_kwargs: dict, *args: Any) -> Any:
-    """``jax.jit(fn, **jit_kwargs)`` compiled (AOT) for ``args``.
+class _Job(NamedTuple):
+    """One program to compile: its cache key, function, jit kwargs, arguments
+    (arrays or ``jax.ShapeDtypeStruct`` s) and the line that says why."""
 
-    Kept in the process under ``key`` and taken from there the next time (None:
+    key: tuple | None
+    fn: Callable
+    jit_kwargs: dict
+    args: tuple
+    why: str
+
+
+def _compile_jobs(jobs: list[_Job]) -> list[Any]:
+    """Each job's program, compiled (AOT) with ``jaxpg.jit``'s options.
+
+    Traced and lowered one after the other; the XLA compilations run side by
+    side on the cores this process may use (one at a time on one core). Kept in
+    the process under the job's key and taken from there the next time (None:
     compiled anew, not kept).
     """
-    if key is not None and key in _COMPILED:
-        return _COMPILED[key]
-    program = jax.jit(fn, **jit_kwargs).lower(*args).compile()
-    if key is not None:
-        _COMPILED[key] = program
-    return program
+    todo = [job for job in jobs if job.key is None or job.key not in _COMPILED]
+    options = compilation.compile_options()
+    lowered = [
+        jax.jit(job.fn, compiler_options=options, **job.jit_kwargs).lower(*job.args)
+        for job in todo
+    ]
+    workers = min(len(lowered), len(os.sched_getaffinity(0))) or 1
+    with concurrent.futures.ThreadPoolExecutor(workers) as pool:
+        done = list(pool.map(lambda low: low.compile(), lowered))
+    fresh = dict(zip([id(job) for job in todo], done, strict=True))
+    programs = []
+    for job in jobs:
+        program = fresh.get(id(job)) or _COMPILED[job.key]
+        if job.key is not None:
+            _COMPILED[job.key] = program
+        programs.append(program)
+    return programs
+
+
+def _chunk_why(n: int, chunk: int, total: int) -> str:
+    if n == chunk:
+        return f"run x{n}: {n} updates a call, then the NaN check of the parameters"
+    return f"run x{n}: the last, shorter chunk ({total} updates = {chunk}·k + {n})"
+
+
+def _eval_why(options: RunOptions) -> str:
+    when = "after the last update"
+    if options.eval_every:
+        when = f"every {options.eval_every} updates and {when}"
+    return f"evaluate: {options.eval_episodes} greedy episodes {when}"
+
+
+def _jobs(trainer, evaluate, options, sizes, like, where, cache_key, total):
+    """The chunk and evaluation programs' :class:`_Job` s, lowered on ``like``."""
+
+    def key(*parts: Any) -> tuple | None:
+        return None if cache_key is None else (*cache_key, *parts)
+
+    seeds, chunk = options.seeds, max(sizes, default=0)
+    jobs = [
+        _Job(
+            key("run", n),
+            _chunk_program(trainer, seeds, n),
+            where.run,
+            (like,),
+            _chunk_why(n, chunk, total),
+        )
+        for n in sizes
+    ]
+    args = (_seed_arg(options.seed), np.uint32(0), like.params)
+    evaluate = _eval_program(evaluate, seeds)
+    key_eval = key("eval", options.eval_episodes)
+    jobs.append(_Job(key_eval, evaluate, where.small, args, _eval_why(options)))
+    return jobs
 
 
 def compile_programs(
@@ -335,48 +348,48 @@ def compile_programs(
     evaluate: Callable,
     options: RunOptions,
     sizes: list[int],
-    keys: RunKeys,
     state: Any,
     where: Placement,
     cache_key: tuple | None,
+    total: int,
+    init: Init | None = None,
 ) -> Compiled:
-    """Compiles (AOT) a run's programs.
+    """Compiles (AOT) a run's programs: init (unless resumed), one chunk program
+    per length in ``sizes``, the evaluation.
 
     Args:
       trainer: the run's trainer.
       evaluate: the :func:`evaluator` of the run.
       options: the run options.
       sizes: the chunk lengths to compile (:func:`chunk_sizes`).
-      keys: the run's keys.
       state: the resumed TrainState, or None: then the compiled init program
-        makes a fresh one (the other programs are lowered on it).
+        makes a fresh one from ``options.seed`` (the other programs are lowered
+        on its shapes).
       where: the programs' :class:`Placement`.
       cache_key: names the run in the process-wide cache (None: compiled anew,
         not cached).
+      total: the run's number of updates.
+      init: the run's own init program (a sweep's); None: ``seed ->
+        TrainState`` with :func:`run_keys`' keys.
 
     Returns:
-      The programs and the state the run starts from.
+      The programs, the state the run starts from, and what was compiled.
     """
-    seeds, episodes = options.seeds, options.eval_episodes
-
-    def key(*parts: Any) -> tuple | None:
-        return None if cache_key is None else (*cache_key, *parts)
-
-    swept = keys.hparams is not None
-    init_args = (keys.init, keys.hparams) if swept else (keys.init,)
-    init_fn = _compiled(
-        key("init", swept), _init_fn(trainer, seeds, swept), where.init, *init_args
-    )
+    seeds, seed = options.seeds, _seed_arg(options.seed)
+    if init is None:
+        why = "init: the first TrainState from the seed"
+        if seeds > 1:
+            why += f" ({seeds} seeds side by side)"
+        init = Init(_init_program(trainer, seeds), (), why)
+    args = (seed, *init.args)
+    like = jax.eval_shape(init.fn, *args) if state is None else state
+    jobs = _jobs(trainer, evaluate, options, sizes, like, where, cache_key, total)
     if state is None:
-        state = init_fn(*init_args)
-    chunks = {
-        n: _compiled(key("run", n), _chunk_program(trainer, seeds, n), where.run, state)
-        for n in sizes
-    }
-    finite_fn = _compiled(
-        key("finite"), lambda p: _all_finite(p, seeds), where.small, state.params
-    )
-    eval_fn = _compiled(
-        key("eval", episodes), evaluate, where.small, keys.eval, state.params
-    )
-    return Compiled(Programs(chunks, finite_fn, eval_fn), state)
+        key = None if cache_key is None else (*cache_key, "init")
+        jobs.insert(0, _Job(key, init.fn, where.init, args, init.why))
+    programs = _compile_jobs(jobs)
+    if state is None:
+        state = programs.pop(0)(*args)
+    evaluate_fn = programs.pop()
+    chunks = dict(zip(sizes, programs, strict=True))
+    return Compiled(Programs(chunks, evaluate_fn), state, tuple(j.why for j in jobs))

@@ -55,6 +55,9 @@ THRESHOLDS = {
     "Pendulum-v1": -250.0,
     "MountainCarContinuous-v0": 80.0,
     "Breakout-MinAtar": None,
+    # Recurrent presets: MemoryChain returns +1 / −1 (right / wrong recall).
+    "MemoryChain-bsuite": 0.9,
+    "MetaMaze-misc": None,
 }
 
 

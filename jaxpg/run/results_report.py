@@ -40,6 +40,8 @@ ENVS = (
     "Pendulum-v1",
     "MountainCarContinuous-v0",
     "Breakout-MinAtar",
+    "MemoryChain-bsuite",
+    "MetaMaze-misc",
 )
 # (env, algorithms the target is for — None: every registered one —, target on
 # the mean final return, text)
@@ -49,6 +51,7 @@ TARGETS = (
     ("MountainCar-v0", None, -199.999, "better than −200"),
     ("Pendulum-v1", ("ppo",), -250.0, "≥ −250 (PPO)"),
     ("MountainCarContinuous-v0", None, 80.0, "≥ 80"),
+    ("MemoryChain-bsuite", ("ppo",), 0.9, "≥ 0.9 of the maximum 1 (recurrent PPO)"),
 )
 REFERENCES = {
     ("Acrobot-v1", "ppo"): "gymnax-blines PPO −79",
@@ -97,7 +100,8 @@ def table(rows: list[dict]) -> str:
             solved = steps = wall = "—"
             threshold = "none"
         else:
-            threshold = _num(r["threshold"], 0)
+            # Thresholds below 10 (MemoryChain's 0.9) keep one decimal.
+            threshold = _num(r["threshold"], 0 if abs(r["threshold"]) >= 10 else 1)
             solved = f"{r['solved_seeds']}/{r['seeds']}"
             got = sum(s is not None for s in r["steps_to_threshold"])
             steps = _steps(r["steps_to_threshold_median"])

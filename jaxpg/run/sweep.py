@@ -33,13 +33,10 @@ import math
 from pathlib import Path
 from typing import Any
 
-import jax
-import jax.numpy as jnp
 import numpy as np
 
-from jaxpg.run.options import RunError
-from jaxpg.run.programs import RunKeys, run_keys
-from jaxpg.state import HParams, hparams
+from jaxpg.run.options import RunError, RunOptions
+from jaxpg.state import HParams
 
 __all__ = [
     "LOG_UNIFORM",
@@ -49,9 +46,9 @@ __all__ = [
     "read_sweep",
     "sweep_configs",
     "sweep_from_dict",
-    "sweep_keys",
     "sweep_to_dict",
     "sweepable",
+    "with_sweep_states",
 ]
 
 SWEEP_FILE = "sweep.json"  # the sweep of a run folder (absent: not a sweep)
@@ -285,33 +282,6 @@ def sweep_configs(config: Any, sweep: Sweep) -> list[Any]:
     ]
 
 
-def sweep_keys(config: Any, seed: int, sweep: Sweep) -> RunKeys:
-    """The keys and :class:`HParams` of the ``C · K`` states of a sweep.
-
-    State ``m = c · K + k`` gets the key of seed index k of ``--seed seed
-    --seeds K`` (:func:`jaxpg.run.programs.run_keys`) and configuration c's
-    HParams; one state (C = K = 1) is unbatched, as a one-seed run.
-
-    Args:
-      config: the base config.
-      seed: the run's seed.
-      sweep: the sweep.
-
-    Returns:
-      :class:`RunKeys` with ``hparams`` set.
-    """
-    base = run_keys(seed, sweep.seeds)
-    per_config = [hparams(c) for c in sweep_configs(config, sweep)]
-    if sweep.members == 1:
-        return RunKeys(base.init, base.eval, per_config[0])
-    keys = base.init if sweep.seeds > 1 else base.init[None]
-    keys = jnp.concatenate([keys] * sweep.size)
-    stacked = jax.tree.map(
-        lambda *x: jnp.repeat(jnp.stack(x), sweep.seeds, axis=0), *per_config
-    )
-    return RunKeys(keys, base.eval, stacked)
-
-
 def sweep_to_dict(sweep: Sweep) -> dict:
     """``RUN/sweep.json``'s content.
 
@@ -379,3 +349,24 @@ def read_sweep(run_dir: Path) -> Sweep | None:
         return sweep_from_dict(json.loads(path.read_text(encoding="utf-8")))
     except (OSError, ValueError) as error:
         raise RunError(f"{path}: {error}") from None
+
+
+def with_sweep_states(options: RunOptions, run_dir: Path) -> RunOptions:
+    """The run options of a run folder's checkpoint: a sweep's ``seeds`` is its
+    ``C · K`` states (state m: configuration m // K, seed m % K; the config is
+    its base), a plain run's options are returned as they are.
+
+    Args:
+      options: the run options as saved in RUN/config.json.
+      run_dir: the run folder.
+
+    Returns:
+      The options the checkpoint's states are batched by.
+
+    Raises:
+      RunError: a sweep.json that cannot be read.
+    """
+    sweep = read_sweep(run_dir)
+    if sweep is None:
+        return options
+    return dataclasses.replace(options, seeds=sweep.members)

@@ -24,18 +24,16 @@ from pathlib import Path
 from typing import Any
 
 import jax
-import jax.numpy as jnp
 
-from jaxpg.evaluate import episode_returns
 from jaxpg.files import write_json
 from jaxpg.run import console, folder, lock, records
 from jaxpg.run.logs import trim_for_resume
 from jaxpg.run.loop import ChunkLoop, RunSpec
 from jaxpg.run.options import RunError, RunOptions, RunOutcome
+from jaxpg.run.parts import Parts, build_parts
 from jaxpg.run.programs import (
-    Parts,
+    Init,
     Placement,
-    build_parts,
     cache_key,
     chunk_sizes,
     compile_programs,
@@ -44,9 +42,9 @@ from jaxpg.run.sweep import (
     SWEEP_FILE,
     Sweep,
     read_sweep,
-    sweep_keys,
     sweep_to_dict,
 )
+from jaxpg.run.sweep_programs import sweep_evaluator, sweep_hparams, sweep_init
 from jaxpg.run.sweep_report import (
     SWEEP_ROWS,
     SWEEP_TABLE,
@@ -56,7 +54,7 @@ from jaxpg.run.sweep_report import (
     write_sweep_results,
 )
 
-__all__ = ["state_options", "sweep_evaluator", "sweep_run"]
+__all__ = ["state_options", "sweep_run"]
 
 
 def state_options(options: RunOptions, sweep: Sweep) -> RunOptions:
@@ -72,39 +70,27 @@ def state_options(options: RunOptions, sweep: Sweep) -> RunOptions:
     return dataclasses.replace(options, seeds=sweep.members)
 
 
-def sweep_evaluator(
-    policy: Any, env: Any, env_params: Any, episodes: int, sweep: Sweep
-) -> Callable:
-    """The greedy evaluation of a sweep's states (traceable, not jitted).
-
-    State ``c · K + k`` is evaluated with the key seed index k of a ``--seeds K``
-    run gets, so each configuration's evaluations equal that run's.
-
-    Args:
-      policy: the :class:`jaxpg.Policy`.
-      env: the environment.
-      env_params: its parameters.
-      episodes: episodes per evaluation.
-      sweep: the sweep.
-
-    Returns:
-      ``(key, params) -> [C · K, episodes]`` greedy returns.
-    """
-
-    def one(key, params):
-        return episode_returns(key, policy, params["policy"], env, env_params, episodes)
-
-    def evaluate(key, params):
-        if sweep.members == 1:
-            return one(key, params)[None]
-        keys = jax.random.split(key, sweep.seeds) if sweep.seeds > 1 else key[None]
-        return jax.vmap(one)(jnp.concatenate([keys] * sweep.size), params)
-
-    return evaluate
+def _refuse_unsupported(options: RunOptions) -> None:
+    """RunError naming the first run option a sweep does not take."""
+    given = (
+        ("--keep", options.keep > 1),
+        ("--keep-best", options.keep_best),
+        ("--wandb", options.wandb is not None),
+    )
+    for flag, on in given:
+        if on:
+            raise RunError(
+                f"{flag} is not supported with --sweep (a sweep keeps only "
+                f"RUN/checkpoint and logs to its run folder); drop {flag}"
+            )
 
 
-def _check_folder(out: Path, config: Any, options: RunOptions, sweep, resume: bool):
-    """RunError unless ``out`` can take (or continue) this sweep."""
+def _check_input(out: Path, config: Any, options: RunOptions, sweep, resume: bool):
+    """RunError unless ``out`` can take (or continue) this sweep with these
+    options."""
+    _refuse_unsupported(options)
+    if options.tensorboard:
+        console.check_tensorboard()
     folder.check_out_dir(out, must_be_empty=not resume)
     if not resume:
         return
@@ -149,9 +135,14 @@ def _open(
     Returns the loop to run and the seconds spent compiling.
     """
     config, states = spec.config, spec.options
-    keys = sweep_keys(config, states.seed, sweep)
     evaluate = sweep_evaluator(
         parts.policy, parts.env, parts.env_params, states.eval_episodes, sweep
+    )
+    init = Init(
+        sweep_init(parts.trainer, sweep),
+        (sweep_hparams(config, sweep),),
+        f"init: the first TrainStates of {sweep.size} configurations x "
+        f"{sweep.seeds} seeds from the seed and their HParams",
     )
     chunk = min(states.chunk, config.num_updates)
     name = cache_key(config, states.seeds, None, False) + ("sweep", sweep.seeds)
@@ -161,17 +152,20 @@ def _open(
         evaluate,
         states,
         chunk_sizes(chunk, config.num_updates, start.done),
-        keys,
         start.state,
         Placement(None, {}, {}, {}),
         name,
+        config.num_updates,
+        init,
     )
     compile_time = time.perf_counter() - t0
+    spec.log("programs: " + "; ".join(compiled.compiled))
     totals = _prepare_folder(
         spec.out, config, options, sweep, start, spec.resume, spec.log
     )
     spec.log(
-        f"compiled in {console.seconds(compile_time)}"
+        f"compiled in {console.seconds(compile_time)} "
+        f"({len(compiled.compiled)} programs)"
         + (f"; {cache_note()}" if cache_note is not None else "")
     )
     if spec.resume:
@@ -179,7 +173,6 @@ def _open(
     loop = ChunkLoop(
         spec=spec,
         programs=compiled.programs,
-        key_eval=keys.eval,
         writer=console.tensorboard_writer(spec.out) if states.tensorboard else None,
         progress=console.Progress(states.progress, config.num_updates, start.done),
         state=compiled.state,
@@ -284,7 +277,8 @@ def sweep_run(
 
     Returns:
       A :class:`RunOutcome` (its state batched over the ``C · K`` states).
-      Problems with the input raise :class:`RunError` before anything is
+      Problems with the input (also ``keep > 1``, ``keep_best`` or ``wandb``,
+      which a sweep does not take) raise :class:`RunError` before anything is
       compiled or written.
     """
     t_start = time.perf_counter()
@@ -292,9 +286,7 @@ def sweep_run(
     out = Path(out)
     if options.seeds != sweep.seeds:
         raise ValueError("sweep_run: options.seeds must equal sweep.seeds")
-    _check_folder(out, config, options, sweep, resume)
-    if options.tensorboard:
-        console.check_tensorboard()
+    _check_input(out, config, options, sweep, resume)
     states = state_options(options, sweep)
     parts = build_parts(config, states, Parts(None, None, None, None), None)
     flag = "--resume" if resume else "--out"

@@ -18,31 +18,28 @@ from typing import Any, NamedTuple
 import jax
 
 from jaxpg.files import write_json
-from jaxpg.run import console, folder, lock, records
+from jaxpg.run import console, folder, lock, records, tracking
+from jaxpg.run.keep import Keeper
 from jaxpg.run.loop import ChunkLoop, RunSpec
 from jaxpg.run.options import RunOptions, RunOutcome
+from jaxpg.run.parts import Parts, build_parts
 from jaxpg.run.programs import (
     Compiled,
-    Parts,
     Placement,
-    RunKeys,
-    build_parts,
     cache_key,
     chunk_sizes,
     compile_programs,
     evaluator,
     placement,
-    run_keys,
 )
 
 __all__ = ["train_run"]
 
 
 class _Ready(NamedTuple):
-    """A run ready to compile: its parts, keys, starting point and placement."""
+    """A run ready to compile: its parts, starting point and placement."""
 
     parts: Parts
-    keys: RunKeys
     start: folder.Start
     where: Placement
     lock: lock.RunLock | None  # the run folder's lock (process 0), held to the end
@@ -63,8 +60,9 @@ def _ready(spec: RunSpec, given: Parts) -> _Ready:
         folder.check_resume_options(spec.out, config, options)
     if options.tensorboard:
         console.check_tensorboard()
+    if options.wandb is not None:
+        tracking.check_wandb()
     parts = build_parts(config, options, given, spec.mesh)
-    keys = run_keys(options.seed, options.seeds)
     held = (
         lock.acquire(spec.out, flag, must_be_empty=not spec.resume)
         if spec.primary
@@ -83,14 +81,14 @@ def _ready(spec: RunSpec, given: Parts) -> _Ready:
             if spec.resume
             else folder.Start(None, 0)
         )
-        where = placement(parts.trainer, spec.mesh, config, keys.init)
+        where = placement(parts.trainer, spec.mesh, config, options.seed)
         if spec.resume and where.state is not None:
             start = start._replace(state=jax.device_put(start.state, where.state))
     except BaseException:
         if held is not None:
             held.release()
         raise
-    return _Ready(parts, keys, start, where, held)
+    return _Ready(parts, start, where, held)
 
 
 def _compile(spec: RunSpec, ready: _Ready, custom: bool) -> Compiled:
@@ -108,10 +106,10 @@ def _compile(spec: RunSpec, ready: _Ready, custom: bool) -> Compiled:
         ),
         options,
         chunk_sizes(chunk, config.num_updates, ready.start.done),
-        ready.keys,
         ready.start.state,
         ready.where,
         cache_key(config, options.seeds, spec.mesh, custom),
+        config.num_updates,
     )
 
 
@@ -121,6 +119,7 @@ def _open_loop(
     compiled: Compiled,
     compile_time: float,
     cache_note: Callable[[], str] | None,
+    tracker: tracking.WandbTracker | None,
 ) -> ChunkLoop:
     """Writes the run folder's first files and the lines before training."""
     config, options, done = spec.config, spec.options, ready.start.done
@@ -138,8 +137,11 @@ def _open_loop(
         if options.tensorboard and spec.primary
         else None
     )
+    keeper = Keeper(spec.out, options.keep, options.keep_best, spec.primary)
+    keeper.start(done)
     spec.log(
-        f"compiled in {console.seconds(compile_time)}"
+        f"compiled in {console.seconds(compile_time)} "
+        f"({len(compiled.compiled)} programs)"
         + (f"; {cache_note()}" if cache_note is not None else "")
     )
     if spec.resume:
@@ -150,7 +152,6 @@ def _open_loop(
     return ChunkLoop(
         spec=spec,
         programs=compiled.programs,
-        key_eval=ready.keys.eval,
         writer=writer,
         progress=console.Progress(
             options.progress if spec.primary else "off", config.num_updates, done
@@ -159,6 +160,8 @@ def _open_loop(
         done=done,
         totals=totals,
         last_checkpoint=done if spec.resume else None,
+        keeper=keeper,
+        tracker=tracker,
     )
 
 
@@ -172,6 +175,8 @@ def _finish(loop: ChunkLoop, times: dict[str, float], t_start: float) -> RunOutc
     summary = loop.summary(final, times)
     if spec.primary:
         write_json(spec.out / "summary.json", summary)
+    if loop.tracker is not None:
+        loop.tracker.finish(summary, loop.exit_code)
     if final is not None:
         spec.log(
             console.final_eval_text(
@@ -193,10 +198,19 @@ def _train(
 ) -> RunOutcome:
     """Compiles, trains and finishes a ready run (its folder locked)."""
     spec.log(console.header(spec.config, spec.options, spec.out, spec.mesh))
+    # Before compiling and the first write: a W&B run that cannot start (no login)
+    # is reported at once and leaves the folder as it was.
+    options = spec.options
+    tracker = (
+        tracking.WandbTracker(spec.out, spec.config, options, spec.resume)
+        if options.wandb is not None and spec.primary
+        else None
+    )
     t0 = time.perf_counter()  # compile (AOT), timed apart from training
     compiled = _compile(spec, ready, custom)
+    spec.log("programs: " + "; ".join(compiled.compiled))
     compile_time = time.perf_counter() - t0
-    loop = _open_loop(spec, ready, compiled, compile_time, cache_note)
+    loop = _open_loop(spec, ready, compiled, compile_time, cache_note, tracker)
     train_time = loop.run(on_chunk)
     return _finish(loop, {"compile": compile_time, "train": train_time}, t_start)
 
