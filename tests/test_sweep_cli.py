@@ -239,13 +239,29 @@ TINY = [
 def test_the_script_writes_the_sweep_files_and_resumes(tmp_path):
     out = tmp_path / "cli"
     env = dict(os.environ, JAXPG_CACHE_DIR=str(tmp_path / "cache"))
+    # The base config from a --config file (gamma 0.97 only there), flags on top.
+    toml = tmp_path / "base.toml"
+    toml.write_text('[config]\nenv_id = "CartPole-v1"\ngamma = 0.97\n')
     command = [sys.executable, str(ROOT / "scripts" / "train.py"), *TINY]
     args = ["--sweep", "learning_rate=1e-3,1e-2", "--seeds", "2", "--out", str(out)]
     proc = subprocess.run(
-        [*command, *args], capture_output=True, text=True, env=env, timeout=500
+        [*command, "--config", str(toml), *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=500,
     )
     assert proc.returncode == 0, proc.stderr
     assert "sweep of 2 configurations (learning_rate) x 2 seeds" in proc.stdout
+    base = json.loads((out / "config.json").read_text())["fields"]
+    assert base["gamma"] == 0.97 and base["num_envs"] == 8
+    # The sweep's programs are compiled like a run's: init (keys made inside
+    # from the seed), one chunk program, the evaluation; and named.
+    assert (
+        "programs: init: the first TrainStates of 2 configurations x 2 seeds"
+        in proc.stdout
+    )
+    assert "; run x2: " in proc.stdout and "(3 programs)" in proc.stdout
     assert "| rank | config | learning_rate |" in proc.stdout
     written = rows(out / "sweep.jsonl")
     assert [(r["config_index"], r["seed_index"]) for r in written] == [
@@ -323,6 +339,12 @@ BAD = {
         "--sweep-seed is only used",
     ),
     "devices": (["--sweep", "gamma=0.9", "--devices", "2"], "one device"),
+    "keep": (["--sweep", "gamma=0.9", "--keep", "2"], "--keep is not supported"),
+    "keep best": (
+        ["--sweep", "gamma=0.9", "--keep-best", "--eval-every", "1"],
+        "--keep-best is not supported",
+    ),
+    "wandb": (["--sweep", "gamma=0.9", "--wandb", "proj"], "--wandb is not supp"),
 }
 
 
