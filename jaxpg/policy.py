@@ -127,9 +127,10 @@ def _obs_ndim(env: Any, env_params: Any) -> int:
 
 
 def _mask_size(env: Any, env_params: Any) -> int:
-    """Entries of the raw observation's legal-action mask (0: none)."""
+    """Entries of the raw observation's legal-action mask (0: none); the key is
+    made inside the trace, so nothing is compiled."""
     raw = unwrap(env)
-    shape = jax.eval_shape(lambda k: raw.reset(k, env_params)[0], jax.random.key(0))
+    shape = jax.eval_shape(lambda: raw.reset(jax.random.key(0), env_params)[0])
     return sp.action_mask_size(shape)
 
 

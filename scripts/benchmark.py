@@ -36,6 +36,11 @@ N <= 256 are also measured in a worker pinned to core 0.
 
 Writes ``docs/data/benchmark.json`` and the section between the throughput
 markers in ``docs/benchmarks.md`` (its text: :mod:`jaxpg.run.bench_report`).
+
+``--sweep`` measures only what a sweep (``train.py --sweep``) of C configurations
+× K seeds costs against one run with C·K× the environments
+(:mod:`jaxpg.run.bench_sweep`), and writes ``docs/data/benchmark_sweep.json`` and
+the section between the sweep_cost markers of ``docs/benchmarks.md``.
 """
 
 from __future__ import annotations
@@ -46,7 +51,7 @@ import sys
 from pathlib import Path
 
 from jaxpg import files
-from jaxpg.run import bench, bench_report
+from jaxpg.run import bench, bench_report, bench_sweep
 
 ROOT = Path(__file__).resolve().parent.parent
 BEGIN = "<!-- throughput:begin -->"
@@ -180,11 +185,66 @@ def build_parser() -> argparse.ArgumentParser:
         "from --json, without measuring",
     )
     ap.add_argument("--json", default=str(JSON), help="the report --plot-only reads")
+    ap.add_argument(
+        "--sweep",
+        action="store_true",
+        help="only the sweep cost (C configs x K seeds vs C*K x the envs); writes "
+        "docs/data/benchmark_sweep.json and its section of docs/benchmarks.md",
+    )
+    ap.add_argument(
+        "--sweep-shapes",
+        default=None,
+        metavar="CxK,...",
+        help="the (configurations x seeds) of --sweep (default: 4x2,8x4)",
+    )
     return ap
 
 
+SWEEP_BEGIN = "<!-- sweep_cost:begin -->"
+SWEEP_END = "<!-- sweep_cost:end -->"
+SWEEP_JSON = ROOT / "docs" / "data" / "benchmark_sweep.json"
+
+
+def sweep_main(args: argparse.Namespace, ap: argparse.ArgumentParser) -> None:
+    """``--sweep``: measure, print and (unless --no-docs) write the sweep cost."""
+    shapes = [list(bench_sweep.SWEEP_SHAPES[i]) for i in range(2)]
+    if args.sweep_shapes:
+        try:
+            shapes = [
+                [int(v) for v in s.split("x")] for s in args.sweep_shapes.split(",")
+            ]
+        except ValueError:
+            shapes = []
+        if not shapes or any(len(s) != 2 or min(s) < 1 for s in shapes):
+            ap.error(
+                f"--sweep-shapes: expected CxK,... (e.g. 4x2,8x4); got "
+                f"{args.sweep_shapes!r}"
+            )
+    if args.repeats is not None and args.repeats < 1:
+        ap.error(f"--repeats must be >= 1; got {args.repeats}")
+    report = bench_sweep.measure_sweep(shapes, args.repeats or 3)
+    command = "python " + " ".join(["scripts/benchmark.py", *sys.argv[1:]])
+    report["command"] = command
+    section = bench_sweep.sweep_section(report, command)
+    print(section)
+    if not args.no_docs:
+        files.write_json(SWEEP_JSON, report)
+        files.replace_section(
+            ROOT / "docs" / "benchmarks.md",
+            SWEEP_BEGIN,
+            SWEEP_END,
+            f"{SWEEP_BEGIN}\n{section}{SWEEP_END}",
+            new_page="# Benchmarks\n",
+        )
+        print(f"wrote {SWEEP_JSON.relative_to(ROOT)} and docs/benchmarks.md")
+
+
 def main() -> None:
-    args = build_parser().parse_args()
+    ap = build_parser()
+    args = ap.parse_args()
+    if args.sweep:
+        sweep_main(args, ap)
+        return
     if args.plot_only:
         out = Path(args.plot_only) if args.plot_only != "-" else PNG
         plot(json.loads(Path(args.json).read_text()), out)

@@ -6,7 +6,9 @@ For each run: the mean over its seeds of a metric (default ``episode_return``, t
 mean return of the episodes that finished in each update) against cumulative
 environment steps, with a 95% confidence interval of that mean across seeds
 (Student t, seed curves interpolated onto a common grid of env steps; no band for
-a single seed). Several runs share one figure.
+a single seed). Several runs share one figure. A sweep's run folder
+(``train.py --sweep``, with RUN/sweep.json) gives one curve per configuration,
+labelled with its swept values (each configuration's seeds make its band).
 
 Exit status 2 for bad input, before anything is drawn (no run folder, no usable
 rows, an unknown --metric, an --out that cannot be written); damaged rows are
@@ -25,6 +27,7 @@ import numpy as np
 from jaxpg.intervals import t_interval
 from jaxpg.run import RunError, algorithm_label, check_output_file, read_run_config
 from jaxpg.run.logs import read_metric_lines
+from jaxpg.run.sweep import read_sweep
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -165,18 +168,34 @@ def main(argv: list[str] | None = None) -> int:
         if args.metric not in rows[0]:
             names = ", ".join(sorted(k for k in rows[0] if k != "seed_index"))
             parser.error(f"--metric {args.metric}: not in {run_dir}; known: {names}")
-        curves = [
-            (x, smooth(y, args.smooth)) for x, y in seed_curves(rows, args.metric)
-        ]
-        seeds = len(curves)
-        label = (
-            args.labels[i]
-            if args.labels
-            else f"{algorithm_label(config)}, {seeds} seed"
-            + ("s" if seeds > 1 else "")
-            + f" ({run_dir.name})"
-        )
-        runs.append((label, config, curves))
+        try:
+            sweep = read_sweep(run_dir)
+        except RunError as error:
+            parser.error(str(error))
+        groups = [(None, rows)]
+        if sweep is not None:  # seed_index m is configuration m // K, seed m % K
+            groups = [
+                (c, [r for r in rows if r["seed_index"] // sweep.seeds == c])
+                for c in range(sweep.size)
+            ]
+        for c, own in groups:
+            curves = [
+                (x, smooth(y, args.smooth)) for x, y in seed_curves(own, args.metric)
+            ]
+            if not curves:
+                continue
+            seeds = len(curves)
+            label = (
+                args.labels[i]
+                if args.labels
+                else f"{algorithm_label(config)}, {seeds} seed"
+                + ("s" if seeds > 1 else "")
+                + f" ({run_dir.name})"
+            )
+            if c is not None:
+                name = args.labels[i] if args.labels else run_dir.name
+                label = f"{sweep.label(c)}, {seeds} seed{'s' * (seeds > 1)} ({name})"
+            runs.append((label, config, curves))
 
     import matplotlib
 

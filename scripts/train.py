@@ -3,6 +3,8 @@
     python scripts/train.py --algo ppo --env-id CartPole-v1 --seeds 4 --eval-every 20
     python scripts/train.py --resume runs/CartPole-v1-20261125-171743
     python scripts/train.py --devices all --num-envs 1024   # envs split over devices
+    python scripts/train.py --sweep learning_rate=1e-3,1e-2 --sweep gamma=0.99,1 --seeds 4
+    python scripts/train.py --sweep-random 8 --sweep learning_rate=1e-4:1e-1 --seeds 2
     python scripts/train.py --config configs/ppo-cartpole.toml --seeds 2
     python scripts/train.py --config runs/OLD/config.json --out runs/again   # repeat
 
@@ -25,6 +27,16 @@ compiled or written), 128 + signal number after SIGINT/SIGTERM (a checkpoint was
 saved; the message says how to resume). ``--resume RUN`` continues with every run
 option of RUN/config.json; evaluation, checkpoint and display options given again
 replace them (and are saved), the config and --seed/--seeds/--chunk may not change.
+
+``--sweep FIELD=V1,V2,...`` (repeatable) trains the grid of every combination of
+the values × ``--seeds K`` seeds in one vmapped compiled call
+(:func:`jaxpg.run.sweep_run.sweep_run`); only :class:`jaxpg.HParams` leaves can
+be swept. ``--sweep-random N`` draws N configurations from ``--sweep
+FIELD=LOW:HIGH`` ranges instead (``learning_rate`` log-uniform, other fields
+uniform; ``FIELD=LOW:HIGH:log`` or ``:uniform`` to choose) with ``--sweep-seed``
+(default 0, recorded in RUN/sweep.json). A finished sweep prints the
+configurations ranked by final greedy return and writes RUN/sweep.jsonl and
+RUN/sweep.md; ``--resume RUN`` continues a sweep like any run.
 """
 
 from __future__ import annotations
@@ -56,6 +68,8 @@ from jaxpg.run import (  # noqa: E402
     seconds,
     train_run,
 )
+from jaxpg.run.sweep import Sweep, parse_sweep, read_sweep  # noqa: E402
+from jaxpg.run.sweep_run import sweep_run  # noqa: E402
 
 
 def build_parser(algo: str) -> argparse.ArgumentParser:
@@ -120,6 +134,7 @@ def build_parser(algo: str) -> argparse.ArgumentParser:
         help="do not use JAX's persistent compilation cache ($JAXPG_CACHE_DIR, "
         "default ~/.cache/jaxpg/jax)",
     )
+    add_sweep_flags(parser)
     group = parser.add_argument_group(
         "devices and hosts (jaxpg.distributed; docs/scaling.md)"
     )
@@ -142,6 +157,78 @@ def build_parser(algo: str) -> argparse.ArgumentParser:
         "saves the checkpoint",
     )
     return parser
+
+
+def add_sweep_flags(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group(
+        "sweeps (jaxpg.run.sweep): every configuration x --seeds in one vmapped call"
+    )
+    group.add_argument(
+        "--sweep",
+        action="append",
+        default=None,
+        metavar="FIELD=V1,V2,...",
+        help="train every combination of these values of HParams fields (e.g. "
+        "learning_rate=1e-3,1e-2); repeat for more fields. With --sweep-random: "
+        "FIELD=LOW:HIGH[:log|:uniform]",
+    )
+    group.add_argument(
+        "--sweep-random",
+        type=int,
+        default=0,
+        metavar="N",
+        help="draw N configurations from the --sweep ranges (learning_rate "
+        "log-uniform, other fields uniform) instead of the grid",
+    )
+    group.add_argument(
+        "--sweep-seed",
+        type=int,
+        default=None,
+        metavar="S",
+        help="seed of the --sweep-random draws (default 0; kept in RUN/sweep.json)",
+    )
+
+
+def sweep_of(
+    args: argparse.Namespace, config: object, options: RunOptions, out: Path | None
+) -> Sweep | None:
+    """The sweep the flags (or the folder of a resumed sweep, ``out``) ask for;
+    None: a plain run.
+
+    Raises ValueError or RunError (exit 2) naming the flag, before anything is
+    compiled.
+    """
+    saved = read_sweep(out) if out is not None else None
+    asked = args.sweep is not None or args.sweep_random
+    if args.sweep_seed is not None and not args.sweep_random:
+        raise ValueError("--sweep-seed is only used with --sweep-random N")
+    if not asked and saved is None:
+        return None
+    if args.devices not in (None, "1") or args.distributed:
+        raise ValueError(
+            "--sweep trains every configuration in one process on one device; "
+            "drop --devices/--distributed"
+        )
+    if not asked:
+        return saved  # --resume RUN alone continues the sweep as it was
+    sweep = parse_sweep(
+        args.sweep or [],
+        config,
+        options.seeds,
+        args.sweep_random,
+        0 if args.sweep_seed is None else args.sweep_seed,
+    )
+    if out is not None and sweep != saved:
+        raise RunError(
+            f"--resume {out}: "
+            + (
+                "not a sweep; resume it without --sweep"
+                if saved is None
+                else "a resumed sweep keeps its configurations; the --sweep flags "
+                f"differ from {out / 'sweep.json'} (or give none)"
+            )
+        )
+    return sweep
 
 
 def _flag_error(config_cls: type, message: str) -> str:
@@ -305,6 +392,10 @@ def parse(
                 f"--{name.replace('_', '-')} must be an integer >= {low} and <= "
                 f"{INT32_MAX}; got {value}"
             )
+    try:
+        args.sweep_spec = sweep_of(args, config, options, args.resume)
+    except (ValueError, RunError) as error:
+        parser.error(str(error))
     if args.resume is None:
         return (
             config,
@@ -361,6 +452,7 @@ def _mesh(args: argparse.Namespace, config: object, multi: bool):
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     config, options, out, resume, no_cache, args = parse(argv)
+    sweep = args.sweep_spec
     try:
         multi = flags.join_multihost_run(args)  # before any other JAX call
     except ValueError as error:
@@ -397,18 +489,25 @@ def main(argv: list[str] | None = None) -> int:
             )
         except ValueError as error:
             raise RunError(str(error)) from None
-        outcome = train_run(
-            config, options, out, resume=resume, cache_note=cache_note, mesh=mesh
-        )
+        if sweep is not None:
+            outcome = sweep_run(
+                config, options, sweep, out, resume=resume, cache_note=cache_note
+            )
+        else:
+            outcome = train_run(
+                config, options, out, resume=resume, cache_note=cache_note, mesh=mesh
+            )
     except RunError as error:
         print(f"train.py: error: {error}", file=sys.stderr)
         return 2
     if not primary:
         return outcome.exit_code
     if outcome.status in ("finished", "solved"):
+        extra = "sweep.json, sweep.jsonl, sweep.md, " if sweep is not None else ""
         kept = ", checkpoints/" if options.keep > 1 or options.keep_best else ""
         print(
-            f"saved config.json, metrics.jsonl, summary.json, checkpoint/{kept} in {out}"
+            f"saved config.json, {extra}metrics.jsonl, summary.json, "
+            f"checkpoint/{kept} in {out}"
         )
     print(
         f"wall time {seconds(time.perf_counter() - _START)}",

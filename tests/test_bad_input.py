@@ -193,6 +193,7 @@ TRAIN_ACCEPTS = {
     "--eval-every": {"zero"},
     "--checkpoint-every": {"zero"},
     "--process-id": {"zero"},
+    "--sweep-random": {"zero"},  # 0: the grid (no --sweep: a plain run)
     "--wandb": ANY,  # a project name; whether wandb is installed: train_run
     "--memory-size": {"zero"},
 }

@@ -129,7 +129,13 @@ class Progress:
             )
 
     def update(
-        self, done: int, n: int, env_steps: int, rate: float, ret: float
+        self,
+        done: int,
+        n: int,
+        env_steps: int,
+        rate: float,
+        ret: float,
+        text: str | None = None,
     ) -> None:
         """Shows a chunk of ``n`` updates ending at update ``done``.
 
@@ -139,12 +145,14 @@ class Progress:
           env_steps: env steps so far (per seed).
           rate: env steps per second of training.
           ret: the mean training return of the last update.
+          text: shown instead of ``return {ret}`` (a sweep's summary).
         """
         if self.off:
             return
+        shown = f"return {ret:.1f}" if text is None else text
         if self.bar is not None:
             self.bar.set_postfix_str(
-                f"env steps {env_steps:,} | {rate:,.0f} steps/s | return {ret:.1f}",
+                f"env steps {env_steps:,} | {rate:,.0f} steps/s | {shown}",
                 refresh=False,
             )
             self.bar.update(n)
@@ -154,7 +162,7 @@ class Progress:
             self.last = now
             self.write(
                 f"update {done:>{len(str(self.total))}}/{self.total} | env steps "
-                f"{env_steps:,} | {rate:,.0f} steps/s | return {ret:.1f}"
+                f"{env_steps:,} | {rate:,.0f} steps/s | {shown}"
             )
 
     def write(self, text: str) -> None:

@@ -35,6 +35,7 @@ from jaxpg.run.keep import resolve
 from jaxpg.run.lock import LOCK_NAME, check_free
 from jaxpg.run.options import FIXED_ON_RESUME, RunError, RunOptions
 from jaxpg.run.programs import state_template
+from jaxpg.run.sweep import with_sweep_states
 from jaxpg.train import make_trainer
 
 __all__ = [
@@ -349,17 +350,16 @@ def load_run(
 
     Returns:
       ``(state, config, options)``; the state is batched over seeds (a leading
-      axis) when ``options.seeds > 1``.
+      axis) when ``options.seeds > 1`` (a sweep's C · K states, config its base).
 
     Raises:
       RunError: not a run folder, no checkpoint, or a corrupted one.
     """
     run_dir = Path(run_dir)
     config, run = read_run_config(run_dir)
-    options, path = options_from_run(run, run_dir), resolve(run_dir, which)
-    state = load_checkpoint(
-        run_dir, make_trainer(config), config, options, log=log, path=path
-    )
+    trainer, path = make_trainer(config), resolve(run_dir, which)
+    options = with_sweep_states(options_from_run(run, run_dir), run_dir)
+    state = load_checkpoint(run_dir, trainer, config, options, log=log, path=path)
     return state, config, options
 
 

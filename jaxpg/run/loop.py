@@ -81,6 +81,9 @@ class ChunkLoop:
     metrics_file: TextIO | None = None  # metrics.jsonl while the loop runs
     keeper: Keeper | None = None  # the kept checkpoints (--keep, --keep-best)
     tracker: Any = None  # a jaxpg.run.tracking.WandbTracker (--wandb), or None
+    # Per-state returns [seeds] -> the text the progress line and evaluations
+    # show for them (a sweep's best/median configuration); None: their mean.
+    describe: Callable[[np.ndarray], str] | None = None
 
     def save(self) -> None:
         """Checkpoints the state (every process: orbax is collective).
@@ -137,7 +140,12 @@ class ChunkLoop:
         per_seed = (
             f" (seeds: {', '.join(f'{m:.1f}' for m in means)})" if seeds > 1 else ""
         )
-        if announce:
+        if announce and self.describe is not None:
+            self.progress.write(
+                f"evaluation at update {at} ({episodes} greedy episodes each): "
+                f"{self.describe(means)}"
+            )
+        elif announce:
             self.progress.write(
                 f"evaluation at update {at}: greedy return {returns.mean():.1f} ± "
                 f"{returns.std():.1f} over {episodes} episodes{per_seed}"
@@ -178,7 +186,12 @@ class ChunkLoop:
             time.perf_counter() - t_train, 1e-9
         )
         self.progress.update(
-            self.done, n, sum(self.totals) // seeds, rate, self.last_return
+            self.done,
+            n,
+            sum(self.totals) // seeds,
+            rate,
+            self.last_return,
+            None if self.describe is None else self.describe(returns),
         )
 
     def _solved(self) -> bool:

@@ -28,6 +28,7 @@ from jaxpg.run.options import RunOptions
 
 __all__ = [
     "Compiled",
+    "Init",
     "Placement",
     "Programs",
     "RunKeys",
@@ -75,6 +76,15 @@ class Compiled(NamedTuple):
     programs: Programs
     state: Any  # the TrainState the run starts from
     compiled: tuple[str, ...]  # one line per compiled program: what and why
+
+
+class Init(NamedTuple):
+    """A run's own init program (a sweep's, :mod:`jaxpg.run.sweep_programs`)
+    in place of :func:`compile_programs`' ``seed -> TrainState``."""
+
+    fn: Callable  # (seed, *args) -> TrainState, the keys made inside
+    args: tuple  # the arguments after the seed (e.g. the states' HParams)
+    why: str  # the line that names it in ``programs:``
 
 
 def run_keys(seed: Any, seeds: int) -> RunKeys:
@@ -342,6 +352,7 @@ def compile_programs(
     where: Placement,
     cache_key: tuple | None,
     total: int,
+    init: Init | None = None,
 ) -> Compiled:
     """Compiles (AOT) a run's programs: init (unless resumed), one chunk program
     per length in ``sizes``, the evaluation.
@@ -358,23 +369,27 @@ def compile_programs(
       cache_key: names the run in the process-wide cache (None: compiled anew,
         not cached).
       total: the run's number of updates.
+      init: the run's own init program (a sweep's); None: ``seed ->
+        TrainState`` with :func:`run_keys`' keys.
 
     Returns:
       The programs, the state the run starts from, and what was compiled.
     """
     seeds, seed = options.seeds, _seed_arg(options.seed)
-    init = _init_program(trainer, seeds)
-    like = jax.eval_shape(init, seed) if state is None else state
-    jobs = _jobs(trainer, evaluate, options, sizes, like, where, cache_key, total)
-    if state is None:
+    if init is None:
         why = "init: the first TrainState from the seed"
         if seeds > 1:
             why += f" ({seeds} seeds side by side)"
+        init = Init(_init_program(trainer, seeds), (), why)
+    args = (seed, *init.args)
+    like = jax.eval_shape(init.fn, *args) if state is None else state
+    jobs = _jobs(trainer, evaluate, options, sizes, like, where, cache_key, total)
+    if state is None:
         key = None if cache_key is None else (*cache_key, "init")
-        jobs.insert(0, _Job(key, init, where.init, (seed,), why))
+        jobs.insert(0, _Job(key, init.fn, where.init, args, init.why))
     programs = _compile_jobs(jobs)
     if state is None:
-        state = programs.pop(0)(seed)
+        state = programs.pop(0)(*args)
     evaluate_fn = programs.pop()
     chunks = dict(zip(sizes, programs, strict=True))
     return Compiled(Programs(chunks, evaluate_fn), state, tuple(j.why for j in jobs))
