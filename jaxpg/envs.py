@@ -35,6 +35,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxpg import adapters
+from jaxpg.gymnax_import import import_gymnax
 from jaxpg.spaces import (  # the space checks are re-exported: this module's API
     combine_observation as combine_observation,
 )
@@ -58,7 +59,7 @@ NEEDS_MEMORY: dict[str, str] = {
 
 
 def _gymnax_ids() -> list[str]:
-    import gymnax
+    gymnax = import_gymnax()
 
     return list(gymnax.registered_envs)
 
@@ -300,7 +301,7 @@ def make_env(id_or_env: Any, **kwargs: Any) -> tuple[EncodedEnv, Any]:
             f"unknown environment id {env_id!r}{hint} (jaxpg.supported_env_ids() "
             "lists all)"
         )
-    import gymnax
+    gymnax = import_gymnax()
 
     env, env_params = gymnax.make(env_id, **kwargs)
     return EncodedEnv(env), env_params

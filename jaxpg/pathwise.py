@@ -46,6 +46,7 @@ from jaxpg import diagnostics
 from jaxpg import policy as pol
 from jaxpg.algorithms.reinforce import reinforce_weights
 from jaxpg.envs import encode_env, make_env
+from jaxpg.gymnax_import import import_gymnax
 from jaxpg.rollout import Trajectory
 
 __all__ = [
@@ -73,7 +74,7 @@ def differentiable_env(env_id_or_env: Any, **kwargs: Any) -> tuple[Any, Any]:
       ValueError: when gymnax does not implement differentiable transitions for it.
     """
     if isinstance(env_id_or_env, str):
-        import gymnax
+        gymnax = import_gymnax()
 
         raw, _ = gymnax.make(env_id_or_env, **kwargs)
     else:

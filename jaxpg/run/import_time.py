@@ -50,6 +50,9 @@ STATEMENTS = (
     "import gymnax",
     # A submodule alone still runs gymnax/__init__, which imports every environment.
     "import gymnax.environments.classic_control.cartpole",
+    # Before/after of jaxpg.gymnax_import: the same with the deferral switched off.
+    "import os; os.environ['JAXPG_DEFER_PLOTTING'] = '0'; "
+    "import jaxpg; jaxpg.make_env('CartPole-v1')",
     "import jaxpg; jaxpg.make_env('CartPole-v1')",
 )
 
