@@ -65,8 +65,9 @@ def main() -> int:
     runs: dict[str, list[dict]] = {k: [] for k in kinds}
     for i in range(args.processes):
         for kind in kinds:
-            if kind == "cli":
-                row = peers.measure_cli(ROOT, args.cores)
+            if kind in peers.CLI_KINDS:
+                fast = kind == "cli-fast-compile"
+                row = peers.measure_cli(ROOT, args.cores, fast_compile=fast)
             else:
                 cmd = [*pin, pythons[kind], "-m", "jaxpg.run.compare_peers"]
                 row = run_json([*cmd, "--worker", kind, "--seed", str(i)])

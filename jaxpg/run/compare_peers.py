@@ -8,13 +8,15 @@ persistent compilation cache off (cold), and answers with one JSON line:
   — trace + lower, XLA compile (wall and CPU time) and the run, timed apart; the
   trained policy's 100-episode greedy return is measured afterwards, untimed;
 * ``jaxpg-ppo-jaxpg-jit``: the same compiled with :func:`jaxpg.jit`;
+* ``jaxpg-ppo-fast-compile``: with ``jaxpg.jit(train, fast_compile=True)``;
 * ``rejax-ppo``: rejax's PPO with its published CartPole-v1 config
   (:data:`REJAX_CARTPOLE`), ``jax.jit(algo.train)``, timed the same way (its
   training includes rejax's own periodic evaluations, as its config asks; the
   last one's mean return is reported);
 * ``cli``: the README's first command, ``python scripts/train.py --env-id
   CartPole-v1``, with an empty cache folder: its printed compile time and the
-  whole process's wall time.
+  whole process's wall time;
+* ``cli-fast-compile``: the same command with ``--fast-compile``.
 
 "wall to a trained policy" is building the train function + trace + compile +
 run; imports (jax, jaxpg or rejax, and gymnax, which jaxpg imports lazily) are
@@ -35,7 +37,9 @@ import time
 from pathlib import Path
 
 __all__ = [
+    "CLI_KINDS",
     "KINDS",
+    "WORKER_KINDS",
     "REJAX_CARTPOLE",
     "TARGETS",
     "measure_cli",
@@ -44,7 +48,14 @@ __all__ = [
     "summary",
 ]
 
-KINDS = ("jaxpg-ppo", "jaxpg-ppo-jaxpg-jit", "rejax-ppo", "cli")
+WORKER_KINDS = (
+    "jaxpg-ppo",
+    "jaxpg-ppo-jaxpg-jit",
+    "jaxpg-ppo-fast-compile",
+    "rejax-ppo",
+)
+CLI_KINDS = ("cli", "cli-fast-compile")
+KINDS = WORKER_KINDS + CLI_KINDS
 
 # rejax 0.1.3's PPO entry of configs/gymnax/cartpole.yaml (keraJLi/rejax), the
 # hyperparameters its authors publish for CartPole-v1.
@@ -109,7 +120,7 @@ def _timed(jitted, key) -> dict:
     }
 
 
-def _jaxpg_ppo(seed: int, use_jaxpg_jit: bool, t_import: float) -> dict:
+def _jaxpg_ppo(seed: int, jit: str, t_import: float) -> dict:
     import jax
 
     import jaxpg
@@ -119,7 +130,10 @@ def _jaxpg_ppo(seed: int, use_jaxpg_jit: bool, t_import: float) -> dict:
     env, env_params = jaxpg.make_env(config.env_id)
     train = jaxpg.make_train(config, env=env, env_params=env_params)
     build = time.perf_counter() - t0
-    jitted = jaxpg.jit(train) if use_jaxpg_jit else jax.jit(train)
+    if jit == "jax.jit":
+        jitted = jax.jit(train)
+    else:
+        jitted = jaxpg.jit(train, fast_compile=jit == "fast_compile")
     row = _timed(jitted, jax.random.key(seed))
     result = row.pop("out")
     policy = jaxpg.make_policy(config, env, env_params)
@@ -161,7 +175,7 @@ def measure_worker(kind: str, seed: int) -> dict:
     """One measurement in this (fresh) process; see the module doc.
 
     Args:
-      kind: ``jaxpg-ppo``, ``jaxpg-ppo-jaxpg-jit`` or ``rejax-ppo``.
+      kind: one of :data:`WORKER_KINDS`.
       seed: the training key's seed.
 
     Returns:
@@ -179,7 +193,8 @@ def measure_worker(kind: str, seed: int) -> dict:
 
     import jaxpg  # noqa: F401
 
-    return _jaxpg_ppo(seed, kind == "jaxpg-ppo-jaxpg-jit", _process_age())
+    jit = {"jaxpg-ppo-jaxpg-jit": "jaxpg.jit", "jaxpg-ppo-fast-compile": "fast_compile"}
+    return _jaxpg_ppo(seed, jit.get(kind, "jax.jit"), _process_age())
 
 
 def _process_age() -> float:
@@ -191,12 +206,13 @@ def _process_age() -> float:
     return uptime - start_ticks / os.sysconf("SC_CLK_TCK")
 
 
-def measure_cli(root: Path, cores: str) -> dict:
+def measure_cli(root: Path, cores: str, fast_compile: bool = False) -> dict:
     """The README's first command in a fresh process with an empty cache folder.
 
     Args:
       root: the repository (holds ``scripts/train.py``).
       cores: ``"all"`` or the cores to pin it to.
+      fast_compile: add ``--fast-compile`` to the command.
 
     Returns:
       ``compile_s`` (as it prints), ``process_s`` (whole process, measured
@@ -206,6 +222,7 @@ def measure_cli(root: Path, cores: str) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         cmd = [*pin, sys.executable, "scripts/train.py", "--env-id", "CartPole-v1"]
         cmd += ["--out", os.path.join(tmp, "run"), "--progress", "lines"]
+        cmd += ["--fast-compile"] if fast_compile else []
         env = {**os.environ, "JAXPG_CACHE_DIR": os.path.join(tmp, "cache")}
         t0 = time.perf_counter()
         out = subprocess.run(
@@ -268,7 +285,7 @@ def summary(runs: dict[str, list[dict]]) -> dict:
 def main() -> None:
     """``python -m jaxpg.run.compare_peers --worker KIND --seed S``."""
     ap = argparse.ArgumentParser()
-    ap.add_argument("--worker", choices=KINDS[:3], required=True)
+    ap.add_argument("--worker", choices=WORKER_KINDS, required=True)
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
     print(json.dumps(measure_worker(args.worker, args.seed)), flush=True)

@@ -13,6 +13,8 @@ END = "<!-- peers:end -->"
 _LABELS = {
     "jaxpg-ppo": "jaxpg PPO, tuned preset, `jax.jit(make_train)`",
     "jaxpg-ppo-jaxpg-jit": "jaxpg PPO, tuned preset, `jaxpg.jit(make_train)`",
+    "jaxpg-ppo-fast-compile": "jaxpg PPO, tuned preset, "
+    "`jaxpg.jit(make_train, fast_compile=True)`",
     "rejax-ppo": "rejax 0.1.3 PPO, its CartPole-v1 config, `jax.jit(algo.train)`",
 }
 _TARGET_NAMES = {
@@ -70,11 +72,13 @@ def markdown(report: dict, command: str) -> str:
             f"**{_f(m.get('wall_s'))}** | {_f(m.get('import_s'))} | "
             f"{_f(m.get('final_return'), 1)} | {int(m.get('env_steps', 0)):,} |"
         )
-    if "cli" in med:
-        m = med["cli"]
+    for kind, flag in (("cli", ""), ("cli-fast-compile", " --fast-compile")):
+        if kind not in med:
+            continue
+        m = med[kind]
         lines.append(
-            f"| `python scripts/train.py --env-id CartPole-v1` (whole process) | — |"
-            f" {_f(m.get('compile_s'))} as printed | — | process "
+            f"| `python scripts/train.py --env-id CartPole-v1{flag}` (whole process)"
+            f" | — | {_f(m.get('compile_s'))} as printed | — | process "
             f"**{_f(m.get('process_s'))}** | — | — | — |"
         )
     lines += ["", *_target_rows(s["targets"])]

@@ -236,7 +236,8 @@ def check_resume_options(run_dir: Path, config: Any, options: RunOptions) -> Non
             f"differs from {run_dir}/config.json"
         )
     changed = [
-        f"--{name} (the run has {getattr(saved, name)}, given {getattr(options, name)})"
+        f"--{name.replace('_', '-')} (the run has {getattr(saved, name)}, "
+        f"given {getattr(options, name)})"
         for name in FIXED_ON_RESUME
         if getattr(saved, name) != getattr(options, name)
     ]

@@ -37,6 +37,7 @@ __all__ = [
     "compile_programs",
     "evaluator",
     "placement",
+    "programs_note",
     "run_keys",
     "state_template",
 ]
@@ -197,6 +198,13 @@ def _eval_program(evaluate: Callable, seeds: int) -> Callable:
     return program
 
 
+def programs_note(compiled: Compiled, fast_compile: bool) -> str:
+    """``"(3 programs)"``, or ``"(3 programs, fast_compile)"``: how many were
+    compiled, and with which options (the ``compiled in`` line of a run)."""
+    options = ", fast_compile" if fast_compile else ""
+    return f"({len(compiled.compiled)} programs{options})"
+
+
 def chunk_sizes(chunk: int, total: int, done: int) -> list[int]:
     """The update counts of the chunks left after update ``done``.
 
@@ -279,8 +287,9 @@ class _Job(NamedTuple):
     why: str
 
 
-def _compile_jobs(jobs: list[_Job]) -> list[Any]:
-    """Each job's program, compiled (AOT) with ``jaxpg.jit``'s options.
+def _compile_jobs(jobs: list[_Job], fast_compile: bool = False) -> list[Any]:
+    """Each job's program, compiled (AOT) with ``jaxpg.jit``'s options
+    (``fast_compile``: :func:`jaxpg.compilation.compile_options`).
 
     Traced and lowered one after the other; the XLA compilations run side by
     side on the cores this process may use (one at a time on one core). Kept in
@@ -288,7 +297,7 @@ def _compile_jobs(jobs: list[_Job]) -> list[Any]:
     compiled anew, not kept).
     """
     todo = [job for job in jobs if job.key is None or job.key not in _COMPILED]
-    options = compilation.compile_options()
+    options = compilation.compile_options(fast_compile)
     lowered = [
         jax.jit(job.fn, compiler_options=options, **job.jit_kwargs).lower(*job.args)
         for job in todo
@@ -376,6 +385,8 @@ def compile_programs(
       The programs, the state the run starts from, and what was compiled.
     """
     seeds, seed = options.seeds, _seed_arg(options.seed)
+    if cache_key is not None:  # the compiler options make different programs
+        cache_key = (*cache_key, "fast_compile" if options.fast_compile else "")
     if init is None:
         why = "init: the first TrainState from the seed"
         if seeds > 1:
@@ -387,7 +398,7 @@ def compile_programs(
     if state is None:
         key = None if cache_key is None else (*cache_key, "init")
         jobs.insert(0, _Job(key, init.fn, where.init, args, init.why))
-    programs = _compile_jobs(jobs)
+    programs = _compile_jobs(jobs, options.fast_compile)
     if state is None:
         state = programs.pop(0)(*args)
     evaluate_fn = programs.pop()

@@ -37,6 +37,7 @@ from jaxpg.run.programs import (
     cache_key,
     chunk_sizes,
     compile_programs,
+    programs_note,
 )
 from jaxpg.run.sweep import (
     SWEEP_FILE,
@@ -165,7 +166,7 @@ def _open(
     )
     spec.log(
         f"compiled in {console.seconds(compile_time)} "
-        f"({len(compiled.compiled)} programs)"
+        + programs_note(compiled, options.fast_compile)
         + (f"; {cache_note()}" if cache_note is not None else "")
     )
     if spec.resume:

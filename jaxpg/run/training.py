@@ -31,6 +31,7 @@ from jaxpg.run.programs import (
     compile_programs,
     evaluator,
     placement,
+    programs_note,
 )
 
 __all__ = ["train_run"]
@@ -141,7 +142,7 @@ def _open_loop(
     keeper.start(done)
     spec.log(
         f"compiled in {console.seconds(compile_time)} "
-        f"({len(compiled.compiled)} programs)"
+        + programs_note(compiled, options.fast_compile)
         + (f"; {cache_note()}" if cache_note is not None else "")
     )
     if spec.resume:
