@@ -72,6 +72,7 @@ RUN_ACCEPTS = {
     "tensorboard": {"bool"},
     "keep_best": {"bool"},
     "wandb": {"string", "none"},  # a project name
+    "fast_compile": {"bool"},
 }
 
 
