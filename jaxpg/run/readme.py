@@ -20,6 +20,7 @@ from pathlib import Path
 
 __all__ = [
     "SHOWN_TMP",
+    "conditions",
     "interrupt_on",
     "line_with",
     "mark_interrupt",
@@ -45,6 +46,16 @@ def readme_env(tmp: Path, root: Path) -> dict[str, str]:
     return dict(
         os.environ, JAXPG_CACHE_DIR=str(Path(tmp) / "cache"), PYTHONPATH=str(root)
     )
+
+
+def conditions() -> str:
+    """Where the examples ran: the cores this process may use, the load average.
+
+    Returns:
+      E.g. ``"on 1 of 2 CPU cores (load average 3.7)"``.
+    """
+    cores = len(os.sched_getaffinity(0))
+    return f"on {cores} of {os.cpu_count()} CPU cores (load average {os.getloadavg()[0]:.1f})"
 
 
 def run_script(root: Path, args: list[str], cwd: Path, env: dict) -> str:
