@@ -11,13 +11,12 @@ thinned to the first and last), which ends with the ranked table.
 
 from __future__ import annotations
 
-import os
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 from jaxpg import files
+from jaxpg.run import readme
 
 ROOT = Path(__file__).resolve().parent.parent
 BEGIN = "<!-- sweep:begin -->"
@@ -44,48 +43,18 @@ PLOT = ["scripts/plot.py", OUT, "--smooth", "5", "--out", "docs/img/sweep-curves
 PNG = ROOT / "docs" / "img" / "sweep-curves.png"
 
 
-def run(args: list[str], cwd: Path, env: dict) -> str:
-    """Runs ``python ROOT/args[0] args[1:]`` in ``cwd``; its stdout (exit on failure)."""
-    proc = subprocess.run(
-        [sys.executable, str(ROOT / args[0]), *args[1:]],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-    )
-    if proc.returncode != 0:
-        sys.exit(f"{' '.join(args)} failed ({proc.returncode}):\n{proc.stderr}")
-    return proc.stdout
-
-
-def thin(output: str) -> str:
-    """The output with only the first and last progress lines (``...`` between)."""
-    lines = output.rstrip("\n").splitlines()
-    progress = [i for i, line in enumerate(lines) if line.startswith("update ")]
-    drop = set(progress[1:-1])
-    kept, gap = [], False
-    for i, line in enumerate(lines):
-        if i in drop:
-            if not gap:
-                kept.append("...")
-            gap = True
-            continue
-        kept.append(line)
-        gap = False
-    return "\n".join(kept)
-
-
 def main() -> int:
     with tempfile.TemporaryDirectory(prefix="jaxpg-readme-sweep-") as tmp:
-        env = dict(
-            os.environ,
-            JAXPG_CACHE_DIR=str(Path(tmp) / "cache"),
-            PYTHONPATH=str(ROOT),
-        )
-        output = run(COMMAND, Path(tmp), env)
-        plotted = run([*PLOT[:1], str(Path(tmp) / OUT), *PLOT[2:]], ROOT, env)
+        env = readme.readme_env(Path(tmp), ROOT)
+        try:
+            output = readme.run_script(ROOT, COMMAND, Path(tmp), env)
+            plotted = readme.run_script(
+                ROOT, [*PLOT[:1], str(Path(tmp) / OUT), *PLOT[2:]], ROOT, env
+            )
+        except RuntimeError as error:
+            sys.exit(str(error))
     plotted = plotted.replace(str(Path(tmp) / OUT), OUT)
-    output = output.replace(tmp, "/tmp/readme")
+    output = output.replace(tmp, readme.SHOWN_TMP)
     section = "\n".join(
         [
             BEGIN,
@@ -95,7 +64,7 @@ def main() -> int:
             "```",
             "",
             "```",
-            thin(output),
+            readme.thin(output),
             plotted.rstrip("\n"),
             "```",
             "",

@@ -26,7 +26,8 @@ NaN/inf, 2 invalid input or a run folder another process is running in (nothing
 compiled or written), 128 + signal number after SIGINT/SIGTERM (a checkpoint was
 saved; the message says how to resume). ``--resume RUN`` continues with every run
 option of RUN/config.json; evaluation, checkpoint and display options given again
-replace them (and are saved), the config and --seed/--seeds/--chunk may not change.
+replace them (and are saved), the config and --seed/--seeds/--chunk/--fast-compile
+may not change.
 
 ``--sweep FIELD=V1,V2,...`` (repeatable) trains the grid of every combination of
 the values × ``--seeds K`` seeds in one vmapped compiled call
@@ -112,8 +113,8 @@ def build_parser(algo: str) -> argparse.ArgumentParser:
         metavar="RUN_DIR",
         default=None,
         help="continue the run in RUN_DIR from its checkpoint with the config and "
-        "run options of RUN_DIR/config.json; the config and --seed/--seeds/--chunk "
-        "may not change, the other run options (--eval-every, --eval-episodes, "
+        "run options of RUN_DIR/config.json; the config and --seed/--seeds/--chunk/"
+        "--fast-compile may not change, the other run options (--eval-every, --eval-episodes, "
         "--stop-at-return, --checkpoint-every, --keep, --keep-best, --tensorboard, "
         "--wandb, --progress) may, and "
         "are kept for the next --resume",

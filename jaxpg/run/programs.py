@@ -393,7 +393,10 @@ def compile_programs(
             why += f" ({seeds} seeds side by side)"
         init = Init(_init_program(trainer, seeds), (), why)
     args = (seed, *init.args)
-    like = jax.eval_shape(init.fn, *args) if state is None else state
+    # Lowered on the fresh state's shapes also on resume: a state read back from
+    # a checkpoint has lost its weak types (gymnax's step counter), which would
+    # make a different program and miss the persistent cache's copy.
+    like = jax.eval_shape(init.fn, *args)
     jobs = _jobs(trainer, evaluate, options, sizes, like, where, cache_key, total)
     if state is None:
         key = None if cache_key is None else (*cache_key, "init")
