@@ -236,10 +236,9 @@ def check_resume_options(run_dir: Path, config: Any, options: RunOptions) -> Non
             f"differs from {run_dir}/config.json"
         )
     changed = [
-        f"--{name.replace('_', '-')} (the run has {getattr(saved, name)}, "
-        f"given {getattr(options, name)})"
-        for name in FIXED_ON_RESUME
-        if getattr(saved, name) != getattr(options, name)
+        f"--{n.replace('_', '-')} (the run has {getattr(saved, n)}, given {getattr(options, n)})"
+        for n in FIXED_ON_RESUME
+        if getattr(saved, n) != getattr(options, n)
     ]
     if changed:
         raise RunError(

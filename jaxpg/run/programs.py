@@ -22,9 +22,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxpg import compilation, distributed
+from jaxpg import compilation
 from jaxpg.evaluate import episode_returns
+from jaxpg.run.keys import RunKeys, run_keys
 from jaxpg.run.options import RunOptions
+from jaxpg.run.placement import Placement, placement
 
 __all__ = [
     "Compiled",
@@ -41,26 +43,6 @@ __all__ = [
     "run_keys",
     "state_template",
 ]
-
-
-class RunKeys(NamedTuple):
-    """The keys of a run, both made from ``jax.random.key(seed)`` (inside the
-    programs: :func:`run_keys` is traced, so no key is made on the host)."""
-
-    init: jax.Array  # the initialisation key, or [seeds] keys when seeds > 1
-    eval: jax.Array  # the greedy evaluations' key (folded with the update count)
-
-
-class Placement(NamedTuple):
-    """Where a run's arrays live: ``jax.jit`` keyword arguments per program.
-
-    All empty (and ``state`` None) without a mesh: the single-device programs.
-    """
-
-    state: Any  # the TrainState's shardings, or None
-    init: dict  # jit kwargs of the init program
-    run: dict  # jit kwargs of the chunk programs
-    small: dict  # jit kwargs of the evaluation
 
 
 class Programs(NamedTuple):
@@ -86,23 +68,6 @@ class Init(NamedTuple):
     fn: Callable  # (seed, *args) -> TrainState, the keys made inside
     args: tuple  # the arguments after the seed (e.g. the states' HParams)
     why: str  # the line that names it in ``programs:``
-
-
-def run_keys(seed: Any, seeds: int) -> RunKeys:
-    """The initialisation key(s) and evaluation key of a run (traceable).
-
-    Args:
-      seed: the run's seed (a Python int, or a traced ``uint32`` inside a
-        program: both give the same keys).
-      seeds: how many seeds train together (the init key is split when > 1).
-
-    Returns:
-      A :class:`RunKeys`.
-    """
-    key_init, key_eval = jax.random.split(jax.random.key(seed))
-    if seeds > 1:
-        key_init = jax.random.split(key_init, seeds)
-    return RunKeys(key_init, key_eval)
 
 
 def _seed_arg(seed: int) -> np.uint32:
@@ -221,35 +186,6 @@ def chunk_sizes(chunk: int, total: int, done: int) -> list[int]:
     """
     sizes = {chunk} | ({total % chunk} if total % chunk else set())
     return [n for n in sorted(sizes) if done + n <= total]
-
-
-def placement(trainer: Any, mesh: Any, config: Any, seed: int) -> Placement:
-    """jit keyword arguments placing the state over ``mesh`` (empty without one).
-
-    Parameters are replicated, carried environments split.
-
-    Args:
-      trainer: the run's trainer.
-      mesh: a :func:`jaxpg.distributed.make_mesh` mesh, or None.
-      config: the algorithm config (its ``num_envs``).
-      seed: the run's seed.
-
-    Returns:
-      A :class:`Placement`.
-    """
-    if mesh is None:
-        return Placement(None, {}, {}, {})
-    key_init = jax.eval_shape(lambda: run_keys(seed, 1).init)
-    state_sh = distributed.state_shardings(
-        jax.eval_shape(trainer.init, key_init), mesh, config.num_envs
-    )
-    rep = distributed.replicated(mesh)
-    return Placement(
-        state=state_sh,
-        init={"out_shardings": state_sh},
-        run={"in_shardings": (state_sh,), "out_shardings": (state_sh, rep, rep)},
-        small={"out_shardings": rep},
-    )
 
 
 # Compiled programs reused across runs in one process (tests, notebooks): keyed by
