@@ -50,6 +50,18 @@ def test_thin_can_drop_evaluations_after_the_first_few():
     assert "evaluation over 100 greedy episodes" in lines[8]
 
 
+def test_thin_leaves_out_omitted_lines_without_a_gap_marker():
+    omit = ("update ", "compiled in", "wall time")
+    assert readme.thin(OUTPUT, evaluations=3, omit=omit).splitlines() == [
+        "preset: tuned for ppo on CartPole-v1",
+        "evaluation at update 20: greedy return 448.8",
+        "evaluation at update 40: greedy return 463.6",
+        "evaluation at update 60: greedy return 415.7",
+        "...",
+        "evaluation over 100 greedy episodes x 4 seeds: return 500.0",
+    ]
+
+
 def test_thin_leaves_an_output_with_two_progress_lines_alone():
     text = "a\nupdate 10/20 | x\nupdate 20/20 | y\nb"
     assert readme.thin(text + "\n") == text

@@ -151,13 +151,17 @@ def interrupt_on(
     return "\n".join(mark_interrupt(lines, sent_after)), status
 
 
-def thin(output: str, evaluations: int | None = None) -> str:
+def thin(
+    output: str, evaluations: int | None = None, omit: tuple[str, ...] = ()
+) -> str:
     """The output with only the first and last progress lines (``...`` between).
 
     Args:
       output: what ``scripts/train.py`` printed.
       evaluations: keep only this many ``evaluation at update`` lines (the
         first ones); None: keep them all.
+      omit: leave out the lines that start with one of these, without a
+        ``...`` for them.
 
     Returns:
       The output with the other progress (and evaluation) lines dropped, each run
@@ -171,6 +175,8 @@ def thin(output: str, evaluations: int | None = None) -> str:
         drop |= set(evals[evaluations:])
     kept, gap = [], False
     for i, line in enumerate(lines):
+        if omit and line.startswith(omit):
+            continue
         if i in drop:
             if not gap:
                 kept.append("...")
