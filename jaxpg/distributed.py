@@ -235,6 +235,37 @@ def _env_int(name: str) -> int | None:
         raise ValueError(f"${name} must be an integer; got {value!r}") from None
 
 
+def _join_arguments(
+    coordinator_address: str | None, num_processes: int | None, process_id: int | None
+) -> tuple[str | None, int | None, int | None]:
+    """:func:`initialize`'s arguments with the unset ones read from the environment
+    (``$JAXPG_...``, then ``$JAX_...``); ValueError for a count below 1 or a process
+    id outside ``[0, num_processes)``."""
+    if coordinator_address is None:
+        coordinator_address = os.environ.get(
+            "JAXPG_COORDINATOR_ADDRESS", os.environ.get("JAX_COORDINATOR_ADDRESS")
+        )
+    if num_processes is None:
+        num_processes = _env_int("JAXPG_NUM_PROCESSES")
+    if num_processes is None:
+        num_processes = _env_int("JAX_NUM_PROCESSES")
+    if process_id is None:
+        process_id = _env_int("JAXPG_PROCESS_ID")
+    if process_id is None:
+        process_id = _env_int("JAX_PROCESS_ID")
+    if num_processes is not None and num_processes < 1:
+        raise ValueError(f"num_processes must be >= 1; got {num_processes}")
+    if (
+        num_processes is not None
+        and process_id is not None
+        and not 0 <= process_id < num_processes
+    ):
+        raise ValueError(
+            f"process_id={process_id} is outside [0, num_processes={num_processes})"
+        )
+    return coordinator_address, num_processes, process_id
+
+
 def initialize(
     coordinator_address: str | None = None,
     num_processes: int | None = None,
@@ -265,28 +296,9 @@ def initialize(
       ValueError: a process id outside ``[0, num_processes)``, or the run formed
         with a different number of processes than ``num_processes`` says.
     """
-    if coordinator_address is None:
-        coordinator_address = os.environ.get(
-            "JAXPG_COORDINATOR_ADDRESS", os.environ.get("JAX_COORDINATOR_ADDRESS")
-        )
-    if num_processes is None:
-        num_processes = _env_int("JAXPG_NUM_PROCESSES")
-    if num_processes is None:
-        num_processes = _env_int("JAX_NUM_PROCESSES")
-    if process_id is None:
-        process_id = _env_int("JAXPG_PROCESS_ID")
-    if process_id is None:
-        process_id = _env_int("JAX_PROCESS_ID")
-    if num_processes is not None and num_processes < 1:
-        raise ValueError(f"num_processes must be >= 1; got {num_processes}")
-    if (
-        num_processes is not None
-        and process_id is not None
-        and not 0 <= process_id < num_processes
-    ):
-        raise ValueError(
-            f"process_id={process_id} is outside [0, num_processes={num_processes})"
-        )
+    coordinator_address, num_processes, process_id = _join_arguments(
+        coordinator_address, num_processes, process_id
+    )
     # Cross-process collectives of the CPU backend (no effect on GPU/TPU).
     jax.config.update("jax_cpu_collectives_implementation", "gloo")
     jax.distributed.initialize(

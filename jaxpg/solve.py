@@ -65,38 +65,30 @@ def make_solve(
 ):
     """A pure ``solve(key, hparams=None) → SolveResult`` for ``config``.
 
-    Trains as ``make_train(config, ...)`` does (the same key gives the same
-    parameters after the same number of updates) and, after every ``eval_every``
-    updates, plays ``eval_episodes`` complete greedy episodes (the policy's mode)
-    with the current parameters. An evaluation whose mean undiscounted return is
-    ``>= threshold`` is followed at once by a confirming evaluation of the same
-    parameters: ``eval_episodes`` further greedy episodes with a fresh key (from
-    the evaluation stream, so training keys are untouched). ``solve`` stops when
-    both pass (``solved``); when the confirmation fails, training goes on. A pass
-    by luck (a few favourable initial states) so does not end the run. It also
-    stops when ``config.num_updates`` updates are done (the last chunk is
-    shortened; the final parameters are evaluated).
-    Everything runs in one compiled function: jit it, or vmap it over keys. On
-    CPU a solve is short and compilation dominates a cold start:
-    ``jaxpg.jit(solve, fast_compile=True)`` compiles it ≈ 2.5× faster than
-    ``jax.jit`` for a slower run, rounded differently (docs/benchmarks.md).
+    Trains as ``make_train(config, ...)`` (a key gives the same parameters after the
+    same number of updates); after every ``eval_every`` updates it plays
+    ``eval_episodes`` complete greedy episodes (the policy's mode). A mean undiscounted
+    return ``>= threshold`` is confirmed at once by ``eval_episodes`` more greedy
+    episodes of the same parameters with a fresh key (from the evaluation stream:
+    training keys are untouched); ``solve`` stops when both pass, so a pass by luck does
+    not end the run, or after ``config.num_updates`` updates (the last chunk is
+    shortened; the final parameters are evaluated). It is one compiled function (jit it,
+    or vmap it over keys); on CPU compilation dominates a cold start:
+    ``jaxpg.jit(solve, fast_compile=True)`` compiles it ≈ 2.5× faster than ``jax.jit``
+    for a slower run, rounded differently (docs/benchmarks.md).
 
     Args:
       config: an algorithm config (e.g. :class:`jaxpg.ReinforceConfig`).
       env, env_params, policy, value: as in :func:`jaxpg.make_train`.
-      threshold: the mean evaluation return that counts as solved (CartPole-v1:
-        475).
+      threshold: the mean evaluation return that counts as solved (CartPole: 475).
       eval_every: updates between evaluations (an integer >= 1).
       eval_episodes: greedy episodes per evaluation (an integer >= 1).
-      confirm: confirm a passing evaluation with a second one (the default).
-        ``False`` stops at the first evaluation ``>= threshold`` (what
-        ``make_solve`` did before; ``confirm_return`` stays -inf), for
+      confirm: confirm a passing evaluation (the default); ``False`` stops at the
+        first evaluation ``>= threshold`` (``confirm_return`` stays -inf), for
         comparisons (``scripts/solve_reliability.py``).
 
     Returns:
-      ``solve(key, hparams=None)``; its :class:`SolveResult` holds the evaluated
-      params, the final state, ``updates_used``, the last ``eval_return``,
-      ``solved`` and the ``confirm_return`` of the last evaluation.
+      ``solve(key, hparams=None)``, which returns a :class:`SolveResult`.
 
     Raises:
       ValueError: for a non-integer or non-positive ``eval_every`` or
@@ -110,23 +102,29 @@ def make_solve(
     """
     _check_solve_args(threshold, eval_every, eval_episodes, confirm)
     env, env_params, policy, value = build(config, env, env_params, policy, value)
-    evaluate = functools.partial(
-        _greedy_return,
-        policy,
-        env,
-        env_params,
-        eval_episodes,
-        getattr(config, "rollout_chunk", 32),
-    )
     plan = _Plan(
         trainer=make_trainer(config, env, env_params, policy, value),
-        evaluate=evaluate,
+        evaluate=_evaluator(config, env, env_params, policy, eval_episodes),
         budget=config.num_updates,
         eval_every=eval_every,
         threshold=threshold,
         confirm=confirm,
     )
     return functools.partial(_solve, plan)
+
+
+def _evaluator(
+    config: Any, env: Any, env_params: Any, policy: pol.Policy, episodes: int
+) -> Callable[[jax.Array, dict], jax.Array]:
+    """``(key, params) → []``: :func:`_greedy_return` of ``episodes`` episodes."""
+    return functools.partial(
+        _greedy_return,
+        policy,
+        env,
+        env_params,
+        episodes,
+        getattr(config, "rollout_chunk", 32),
+    )
 
 
 class _Plan(NamedTuple):

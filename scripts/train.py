@@ -47,29 +47,26 @@ import time
 _START = time.perf_counter()
 
 import argparse  # noqa: E402
-import dataclasses  # noqa: E402
+import functools  # noqa: E402
 import sys  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-from jaxpg import distributed, presets  # noqa: E402
+from jaxpg import distributed  # noqa: E402
 from jaxpg.algorithms import registry  # noqa: E402
-from jaxpg.memory import INT32_MAX  # noqa: E402
 from jaxpg.run import (  # noqa: E402
-    FIXED_ON_RESUME,
     CacheEvents,
     RunError,
     RunOptions,
+    cache,
+    cli_checks,
     config_file,
     default_cache_dir,
     default_out,
     enable_compilation_cache,
     flags,
-    options_from_run,
-    read_run_config,
     seconds,
     train_run,
 )
-from jaxpg.run.sweep import Sweep, parse_sweep, read_sweep  # noqa: E402
 from jaxpg.run.sweep_run import sweep_run  # noqa: E402
 
 
@@ -121,6 +118,14 @@ def build_parser(algo: str) -> argparse.ArgumentParser:
     )
     group = parser.add_argument_group(f"{config_cls.__name__} (the algorithm)")
     flags.add_dataclass_flags(group, config_cls)
+    _add_run_option_flags(parser)
+    flags.add_sweep_flags(parser)
+    flags.add_device_flags(parser)
+    return parser
+
+
+def _add_run_option_flags(parser: argparse.ArgumentParser) -> None:
+    """Every RunOptions field as a flag, and --out and --no-cache."""
     group = parser.add_argument_group("run options (jaxpg.run.RunOptions)")
     flags.add_dataclass_flags(group, RunOptions)
     group.add_argument(
@@ -135,112 +140,17 @@ def build_parser(algo: str) -> argparse.ArgumentParser:
         help="do not use JAX's persistent compilation cache ($JAXPG_CACHE_DIR, "
         "default ~/.cache/jaxpg/jax)",
     )
-    add_sweep_flags(parser)
-    group = parser.add_argument_group(
-        "devices and hosts (jaxpg.distributed; docs/scaling.md)"
-    )
-    group.add_argument(
-        "--devices",
-        default=None,
-        metavar="N|all",
-        help="split the environments over the first N devices (or all of every "
-        "process); --num-envs must be divisible by the device count. Default 1 "
-        "(the single-device program), all with --distributed. Results match one "
-        "device up to float reassociation, so resume with the same --devices for "
-        "bit-identical runs",
-    )
-    flags.add_multihost_flags(
-        group,
-        "join a multi-process run (jaxpg.distributed.initialize): the same "
-        "command on every host; unset flags below come from $JAX_COORDINATOR_ADDRESS"
-        " / $JAX_NUM_PROCESSES / $JAX_PROCESS_ID or a cluster JAX detects. Only "
-        "process 0 prints and writes --out (a shared filesystem); every process "
-        "saves the checkpoint",
-    )
-    return parser
 
 
-def add_sweep_flags(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group(
-        "sweeps (jaxpg.run.sweep): every configuration x --seeds in one vmapped call"
-    )
-    group.add_argument(
-        "--sweep",
-        action="append",
-        default=None,
-        metavar="FIELD=V1,V2,...",
-        help="train every combination of these values of HParams fields (e.g. "
-        "learning_rate=1e-3,1e-2); repeat for more fields. With --sweep-random: "
-        "FIELD=LOW:HIGH[:log|:uniform]",
-    )
-    group.add_argument(
-        "--sweep-random",
-        type=int,
-        default=0,
-        metavar="N",
-        help="draw N configurations from the --sweep ranges (learning_rate "
-        "log-uniform, other fields uniform) instead of the grid",
-    )
-    group.add_argument(
-        "--sweep-seed",
-        type=int,
-        default=None,
-        metavar="S",
-        help="seed of the --sweep-random draws (default 0; kept in RUN/sweep.json)",
-    )
-
-
-def sweep_of(
-    args: argparse.Namespace, config: object, options: RunOptions, out: Path | None
-) -> Sweep | None:
-    """The sweep the flags (or the folder of a resumed sweep, ``out``) ask for;
-    None: a plain run.
-
-    Raises ValueError or RunError (exit 2) naming the flag, before anything is
-    compiled.
-    """
-    saved = read_sweep(out) if out is not None else None
-    asked = args.sweep is not None or args.sweep_random
-    if args.sweep_seed is not None and not args.sweep_random:
-        raise ValueError("--sweep-seed is only used with --sweep-random N")
-    if not asked and saved is None:
-        return None
-    if args.devices not in (None, "1") or args.distributed:
-        raise ValueError(
-            "--sweep trains every configuration in one process on one device; "
-            "drop --devices/--distributed"
-        )
-    if not asked:
-        return saved  # --resume RUN alone continues the sweep as it was
-    sweep = parse_sweep(
-        args.sweep or [],
-        config,
-        options.seeds,
-        args.sweep_random,
-        0 if args.sweep_seed is None else args.sweep_seed,
-    )
-    if out is not None and sweep != saved:
-        raise RunError(
-            f"--resume {out}: "
-            + (
-                "not a sweep; resume it without --sweep"
-                if saved is None
-                else "a resumed sweep keeps its configurations; the --sweep flags "
-                f"differ from {out / 'sweep.json'} (or give none)"
-            )
-        )
-    return sweep
-
-
-def _flag_error(config_cls: type, message: str) -> str:
-    """Prefixes a config's ValueError with the flags of the fields it is about."""
-    return flags.flag_message(message, [f.name for f in dataclasses.fields(config_cls)])
-
-
-def _show(value: object) -> str:
-    if isinstance(value, tuple):
-        return " ".join(str(v) for v in value)
-    return str(value)
+def _pre_parse(argv: list[str]) -> argparse.Namespace:
+    """The flags that choose the parser: --algo, --resume, --env-id, --preset, --config."""
+    pre = argparse.ArgumentParser(prog="train.py", add_help=False)
+    pre.add_argument("--algo", choices=list(registry.names()), default=None)
+    pre.add_argument("--resume", type=Path, default=None)
+    pre.add_argument("--env-id", dest="env_id", default=None)
+    pre.add_argument("--preset", default=None)
+    pre.add_argument("--config", type=Path, default=None)
+    return pre.parse_known_args(argv)[0]
 
 
 def _read_config_file(known: argparse.Namespace) -> config_file.ConfigFile | None:
@@ -248,73 +158,69 @@ def _read_config_file(known: argparse.Namespace) -> config_file.ConfigFile | Non
     if known.config is None:
         return None
     parser = build_parser(known.algo or "reinforce")
-    if known.resume is not None:
-        parser.error(
-            "--config and --resume: a resumed run keeps the config and run options "
-            "of RUN/config.json; give only --resume (to repeat a run in a new "
-            "folder: --config RUN/config.json --out NEW)"
-        )
     try:
+        cli_checks.check_config_and_resume(known.config, known.resume)
         return config_file.read_config_file(known.config)
     except RunError as error:
         parser.error(str(error))
 
 
-def _apply_config_file(
-    file: config_file.ConfigFile | None,
+def _resumed(known: argparse.Namespace, algo: str) -> tuple[str, object, RunOptions]:
+    """(algo, config, options) of the run --resume names; exits 2 when it cannot."""
+    try:
+        saved_config, saved_options = cli_checks.read_resumed(known.resume)
+    except RunError as error:
+        build_parser(algo).error(str(error))
+    algo = registry.for_config(saved_config).name
+    try:
+        cli_checks.check_resumed_algo(known.algo, algo, known.resume)
+    except ValueError as error:
+        build_parser(algo).error(str(error))
+    return algo, saved_config, saved_options
+
+
+def _config_and_options(
+    parser: argparse.ArgumentParser,
     args: argparse.Namespace,
     algo: str,
-    argv: list[str],
-) -> set[str]:
-    """Sets the file's values on ``args`` where no flag was given explicitly.
-
-    Returns the flags given explicitly (empty without a file)."""
-    if file is None:
-        return set()
-    given = config_file.given_flags(build_parser(algo), argv)
-    for name, value in {**file.config, **file.run}.items():
-        if name not in given:
-            setattr(args, name, value)
-    note = (
-        f"config file {file.path}: {len(file.config)} config fields, "
-        f"{len(file.run)} run options (explicit flags win over it)"
-    )
-    args.preset_note = "\n".join(filter(None, [args.preset_note, note]))
-    return given
-
-
-def _blame(file: config_file.ConfigFile | None, message: str, given: set[str]):
-    """The error about a value from the config file, naming its key (or None)."""
-    return None if file is None else config_file.blame(message, file, given)
+    file: config_file.ConfigFile | None,
+    given: set[str],
+) -> tuple[object, RunOptions]:
+    """The config and run options of the parsed flags; exits 2 when invalid."""
+    config_cls = registry.get(algo).config_type
+    try:
+        config = flags.dataclass_from_flags(config_cls, args)
+    except ValueError as error:
+        parser.error(
+            cli_checks.config_error(
+                str(error), file, given, config_cls, args.preset_note, algo, args.env_id
+            )
+        )
+    try:
+        options = flags.dataclass_from_flags(RunOptions, args)
+    except ValueError as error:
+        parser.error(cli_checks.blame(file, str(error), given) or str(error))
+    if config.env_id is None:
+        parser.error("--env-id is required (a gymnax id such as CartPole-v1)")
+    try:
+        cli_checks.check_counts(args)
+        args.sweep_spec = cli_checks.sweep_of(args, config, options, args.resume)
+    except (ValueError, RunError) as error:
+        parser.error(str(error))
+    return config, options
 
 
 def parse(
     argv: list[str],
 ) -> tuple[object, RunOptions, Path, bool, bool, argparse.Namespace]:
     """(config, options, run folder, resume?, no_cache?, args); exits 2 on bad input."""
-    pre = argparse.ArgumentParser(prog="train.py", add_help=False)
-    pre.add_argument("--algo", choices=list(registry.names()), default=None)
-    pre.add_argument("--resume", type=Path, default=None)
-    pre.add_argument("--env-id", dest="env_id", default=None)
-    pre.add_argument("--preset", default=None)
-    pre.add_argument("--config", type=Path, default=None)
-    known, _ = pre.parse_known_args(argv)
-    saved_config = saved_options = None
+    known = _pre_parse(argv)
     file = _read_config_file(known)
     algo = known.algo or (file and file.algo) or "reinforce"
     preset = known.preset or (file and file.preset) or "auto"
+    saved = None
     if known.resume is not None:
-        try:
-            saved_config, saved_run = read_run_config(known.resume)
-            saved_options = options_from_run(saved_run, known.resume)
-        except RunError as error:
-            build_parser(algo).error(f"--resume: {error}")
-        algo = registry.for_config(saved_config).name
-        if known.algo is not None and known.algo != algo:
-            build_parser(algo).error(
-                f"--algo {known.algo}: the run in {known.resume} was trained with "
-                f"--algo {algo}; a resumed run keeps its algorithm"
-            )
+        algo, *saved = _resumed(known, algo)
     parser = build_parser(algo)
     config_cls = registry.get(algo).config_type
     if file is not None:
@@ -322,132 +228,43 @@ def parse(
             file = config_file.check_keys(file, config_cls)
         except RunError as error:
             parser.error(str(error))
-    if saved_config is not None:
-        # The run's own values (config and every run option) become the defaults,
-        # so `--resume RUN` alone continues it as it was; a config flag or a
-        # FIXED_ON_RESUME option that disagrees is reported below, the other run
-        # options (evaluation, checkpoints, display) may change and are saved.
-        parser.set_defaults(
-            **{
-                f.name: getattr(saved_config, f.name)
-                for f in dataclasses.fields(config_cls)
-            },
-            **dataclasses.asdict(saved_options),
-        )
     preset_note = None
-    if saved_config is None:
+    if saved is not None:
+        parser.set_defaults(**cli_checks.saved_defaults(config_cls, *saved))
+    else:
         env_id = (
             known.env_id or (file and file.config.get("env_id")) or config_cls().env_id
         )
-        overrides = presets.preset_overrides(algo, env_id) if preset == "auto" else None
+        overrides, preset_note = cli_checks.preset_defaults(
+            algo, env_id, preset, config_cls
+        )
         if overrides is not None:
             # The preset's values become the defaults: a flag given explicitly wins.
             parser.set_defaults(**overrides)
-            shown = ", ".join(f"{k}={_show(v)}" for k, v in overrides.items())
-            preset_note = (
-                f"preset: tuned for {algo} on {env_id} (jaxpg.tuned_config): "
-                f"{shown or 'the defaults'}; explicit flags override it"
-            )
-        elif preset == "auto":
-            preset_note = (
-                f"preset: none for {algo} on {env_id}; using the "
-                f"{config_cls.__name__} defaults (tuned for CartPole-v1)"
-            )
-        else:
-            preset_note = (
-                f"preset: none (--preset none); {config_cls.__name__} defaults"
-            )
     args = parser.parse_args(argv)
     args.preset_note = preset_note
-    given = _apply_config_file(file, args, algo, argv)
-    try:
-        config = flags.dataclass_from_flags(config_cls, args)
-    except ValueError as error:
-        message = _blame(file, str(error), given) or _flag_error(config_cls, str(error))
-        if preset_note is not None and preset_note.startswith("preset: tuned"):
-            message += (
-                f" (flags applied on top of the tuned preset for {algo} on "
-                f"{args.env_id}; --preset none starts from the class defaults)"
-            )
-        parser.error(message)
-    try:
-        options = flags.dataclass_from_flags(RunOptions, args)
-    except ValueError as error:
-        parser.error(_blame(file, str(error), given) or str(error))
-    if config.env_id is None:
-        parser.error("--env-id is required (a gymnax id such as CartPole-v1)")
-    if args.devices is not None and args.devices != "all":
-        try:
-            count = int(args.devices)
-        except ValueError:
-            count = 0
-        if not 1 <= count <= INT32_MAX:
-            parser.error(
-                f"--devices must be a positive integer (<= {INT32_MAX}) or 'all'; "
-                f"got {args.devices!r}"
-            )
-    for name, low in (("num_processes", 1), ("process_id", 0)):
-        value = getattr(args, name)
-        if value is not None and not low <= value <= INT32_MAX:
-            parser.error(
-                f"--{name.replace('_', '-')} must be an integer >= {low} and <= "
-                f"{INT32_MAX}; got {value}"
-            )
-    try:
-        args.sweep_spec = sweep_of(args, config, options, args.resume)
-    except (ValueError, RunError) as error:
-        parser.error(str(error))
+    given = cli_checks.apply_config_file(file, args, build_parser(algo), argv)
+    config, options = _config_and_options(parser, args, algo, file, given)
     if args.resume is None:
-        return (
-            config,
-            options,
-            args.out or default_out(config.env_id),
-            False,
-            args.no_cache,
-            args,
-        )
-
-    if args.out is not None and args.out.absolute() != args.resume.absolute():
-        parser.error("--out and --resume name different folders; give only --resume")
-    changed = [
-        f"--{f.name.replace('_', '-')} (the run has {_show(getattr(saved_config, f.name))}, "
-        f"the command line says {_show(getattr(config, f.name))})"
-        for f in dataclasses.fields(config_cls)
-        if getattr(config, f.name) != getattr(saved_config, f.name)
-    ]
-    changed += [
-        f"--{name} (the run has {getattr(saved_options, name)}, the command line "
-        f"says {getattr(options, name)})"
-        for name in FIXED_ON_RESUME
-        if getattr(options, name) != getattr(saved_options, name)
-    ]
-    if changed:
-        parser.error(
-            f"--resume {args.resume}: a resumed run keeps its config; these flags "
-            f"differ from it: {'; '.join(changed)}. Start a new run (--out) to change "
-            "them."
-        )
+        out = args.out or default_out(config.env_id)
+        return config, options, out, False, args.no_cache, args
+    try:
+        cli_checks.check_resume(args, config_cls, config, options, *saved)
+    except ValueError as error:
+        parser.error(str(error))
     return config, options, args.resume, True, args.no_cache, args
 
 
-def _mesh(args: argparse.Namespace, config: object, multi: bool):
-    """The mesh to split the environments over, or None for one device.
-
-    Raises RunError (exit 2, before anything is compiled) for a device count the
-    runtime does not have or one that does not divide --num-envs.
-    """
-    devices = args.devices or ("all" if multi else "1")
-    if devices == "1" and not multi:
-        return None  # the single-device program, exactly as without the flag
-    try:
-        mesh = distributed.make_mesh(None if devices == "all" else int(devices))
-    except ValueError as error:
-        raise RunError(f"--devices {devices}: {error}") from None
-    try:
-        distributed.check_divisible(config.num_envs, mesh.size)
-    except ValueError as error:
-        raise RunError(f"--num-envs: {error}") from None
-    return None if mesh.size == 1 and not multi else mesh
+def _report(outcome, options: RunOptions, out: Path, sweep: object) -> None:
+    """Prints what the run saved and the whole process's wall time."""
+    if outcome.status in ("finished", "solved"):
+        extra = "sweep.json, sweep.jsonl, sweep.md, " if sweep is not None else ""
+        kept = ", checkpoints/" if options.keep > 1 or options.keep_best else ""
+        print(
+            f"saved config.json, {extra}metrics.jsonl, summary.json, "
+            f"checkpoint/{kept} in {out}"
+        )
+    print(f"wall time {seconds(time.perf_counter() - _START)}", flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -470,20 +287,9 @@ def main(argv: list[str] | None = None) -> int:
     # persistent cache is used: configure it before anything is compiled.
     cache_dir = None if no_cache else default_cache_dir()
     enable_compilation_cache(cache_dir)
-    events = CacheEvents()
-
-    def cache_note() -> str:
-        hits, misses = events.snapshot()
-        if cache_dir is None:
-            return "persistent cache off"
-        if misses == 0 and hits > 0:
-            return f"persistent cache warm: {hits} programs loaded from {cache_dir}"
-        if hits == 0:
-            return f"persistent cache cold: {misses} programs compiled and saved to {cache_dir}"
-        return f"persistent cache partly warm: {hits} loaded, {misses} compiled ({cache_dir})"
-
+    cache_note = functools.partial(cache.cache_note, CacheEvents(), cache_dir)
     try:
-        mesh = _mesh(args, config, multi)
+        mesh = flags.mesh_from_flags(args.devices, config.num_envs, multi)
         try:
             distributed.check_same_across_processes(
                 (config, options, str(out), resume), "the flags"
@@ -501,19 +307,8 @@ def main(argv: list[str] | None = None) -> int:
     except RunError as error:
         print(f"train.py: error: {error}", file=sys.stderr)
         return 2
-    if not primary:
-        return outcome.exit_code
-    if outcome.status in ("finished", "solved"):
-        extra = "sweep.json, sweep.jsonl, sweep.md, " if sweep is not None else ""
-        kept = ", checkpoints/" if options.keep > 1 or options.keep_best else ""
-        print(
-            f"saved config.json, {extra}metrics.jsonl, summary.json, "
-            f"checkpoint/{kept} in {out}"
-        )
-    print(
-        f"wall time {seconds(time.perf_counter() - _START)}",
-        flush=True,
-    )
+    if primary:
+        _report(outcome, options, out, sweep)
     return outcome.exit_code
 
 

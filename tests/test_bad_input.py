@@ -19,6 +19,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from harness import load_script
 
 from jaxpg import run
 from jaxpg.algorithms import registry
@@ -137,14 +138,6 @@ TEXTS = {
 }
 
 
-def _script(name):
-    sys.path.insert(0, str(ROOT / "scripts"))
-    try:
-        return __import__(name)
-    finally:
-        sys.path.pop(0)
-
-
 def _flags(parser):
     """``(flag, takes a value, type)`` of every option of an argparse parser."""
     for action in parser._actions:
@@ -224,7 +217,7 @@ def test_every_train_flag_refuses_bad_values_by_name(
     algo, tmp_path, capsys, monkeypatch
 ):
     monkeypatch.chdir(tmp_path)
-    train = _script("train")
+    train = load_script("train")
     parser = train.build_parser(algo)
     _sweep(train.parse, parser, ["--algo", algo], TRAIN_ACCEPTS, None, capsys)
     assert list(tmp_path.iterdir()) == []  # nothing written
@@ -232,7 +225,7 @@ def test_every_train_flag_refuses_bad_values_by_name(
 
 def test_every_evaluate_flag_refuses_bad_values_by_name(tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    evaluate = _script("evaluate")
+    evaluate = load_script("evaluate")
     prefix = [str(tmp_path / "nowhere")]
     parser = evaluate.build_parser()
     _sweep(evaluate.main, parser, prefix, EVALUATE_ACCEPTS, "no such run", capsys)
@@ -241,7 +234,7 @@ def test_every_evaluate_flag_refuses_bad_values_by_name(tmp_path, capsys, monkey
 
 def test_every_plot_flag_refuses_bad_values_by_name(tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    plot = _script("plot")
+    plot = load_script("plot")
     prefix = [str(tmp_path / "nowhere")]
     _sweep(plot.main, plot.build_parser(), prefix, PLOT_ACCEPTS, "no such run", capsys)
     assert list(tmp_path.iterdir()) == []
@@ -306,7 +299,7 @@ def _copy(a_run, tmp_path):
 def test_evaluate_gif_that_cannot_be_written_exits_before_evaluating(
     a_run, tmp_path, capsys, where
 ):
-    evaluate = _script("evaluate")
+    evaluate = load_script("evaluate")
     (tmp_path / "file").write_text("keep")
     gif = tmp_path if where == "directory" else tmp_path / "file" / "x.gif"
     code, err = _call(evaluate.main, [str(a_run), "--gif", str(gif)], capsys)
@@ -316,7 +309,7 @@ def test_evaluate_gif_that_cannot_be_written_exits_before_evaluating(
 
 
 def test_evaluate_and_plot_errors_do_not_mention_resume(a_run, tmp_path, capsys):
-    evaluate, plot = _script("evaluate"), _script("plot")
+    evaluate, plot = load_script("evaluate"), load_script("plot")
     broken = _copy(a_run, tmp_path)
     (broken / "checkpoint" / "state.json").write_text("{")
     empty = tmp_path / "empty"
@@ -333,7 +326,7 @@ def test_evaluate_and_plot_errors_do_not_mention_resume(a_run, tmp_path, capsys)
 
 
 def test_plot_writes_exactly_the_out_it_names(a_run, tmp_path, capsys):
-    plot = _script("plot")
+    plot = load_script("plot")
     out = tmp_path / "curves"  # no suffix: matplotlib would write curves.png
     code, _ = _call(plot.main, [str(a_run), "--out", str(out)], capsys)
     assert code in (0, None)
@@ -376,7 +369,7 @@ def _damage_metrics(folder, how):
     ],
 )
 def test_plot_of_damaged_metrics(a_run, tmp_path, capsys, how, code, message):
-    plot = _script("plot")
+    plot = load_script("plot")
     folder = _copy(a_run, tmp_path)
     _damage_metrics(folder, how)
     png = tmp_path / "c.png"

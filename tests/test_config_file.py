@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from harness import load_script
 
 import jaxpg
 from jaxpg import run
@@ -36,17 +37,8 @@ keep = 2
 """
 
 
-def train_script():
-    sys.path.insert(0, str(ROOT / "scripts"))
-    try:
-        import train
-    finally:
-        sys.path.pop(0)
-    return train
-
-
 def parse(argv):
-    config, options, *_ = train_script().parse([str(a) for a in argv])
+    config, options, *_ = load_script("train").parse([str(a) for a in argv])
     return config, options
 
 

@@ -11,8 +11,8 @@ import dataclasses
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
-import numpy as np
 import pytest
+from trees import all_finite
 
 import jaxpg
 from jaxpg import normalization
@@ -60,16 +60,12 @@ CONFIGS = {
 }
 
 
-def _finite(tree):
-    return all(np.all(np.isfinite(np.asarray(x))) for x in jax.tree.leaves(tree))
-
-
 @pytest.mark.parametrize("name", sorted(CONFIGS))
 def test_user_networks_train_with_normalized_observations(name):
     policy, value = _user_networks()
     train = jaxpg.make_train(CONFIGS[name], policy=policy, value=value)
     result = jax.jit(train)(jax.random.key(0))
-    assert _finite(result.params) and _finite(result.metrics)
+    assert all_finite(result.params) and all_finite(result.metrics)
     for net in ("policy", "value"):
         stats = result.params[net]["obs_stats"]
         # Refreshed after each of the 2 updates with T·N = 32 observations.
@@ -94,7 +90,7 @@ def test_make_solve_with_user_networks_evaluates_the_wrapped_policy(name):
     result = jax.jit(solve)(jax.random.key(0))
     assert int(result.updates_used) == 2
     assert not bool(result.solved)
-    assert _finite(result.params)
+    assert all_finite(result.params)
     # The last evaluation (after update 2) ran the wrapped policy on the trained
     # params: replaying it with the documented key gives the same mean return.
     wrapped = normalization.normalize_observations(policy)

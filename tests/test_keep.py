@@ -5,12 +5,11 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from harness import interrupt_at, load_script
 from trees import assert_bit_identical
 
 import jaxpg
@@ -42,14 +41,6 @@ def quiet(_: str) -> None:
 
 class Crash(Exception):
     """Stands for the process dying (SIGKILL, power loss)."""
-
-
-def interrupt_at(update: int):
-    def hook(done: int) -> None:
-        if done == update:
-            os.kill(os.getpid(), signal.SIGINT)
-
-    return hook
 
 
 def names(out: Path) -> list[str]:
@@ -182,14 +173,6 @@ def test_killed_between_a_new_best_and_removing_the_old_keeps_the_new(
 # ----------------------------------------------------------------- the scripts
 
 
-def script(name):
-    sys.path.insert(0, str(ROOT / "scripts"))
-    try:
-        return __import__(name)
-    finally:
-        sys.path.pop(0)
-
-
 def exit_2(fn, argv, capsys) -> str:
     with pytest.raises(SystemExit) as info:
         fn(argv)
@@ -209,15 +192,15 @@ def exit_2(fn, argv, capsys) -> str:
 )
 def test_bad_keep_flags_exit_2(argv, message, capsys, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    assert message in exit_2(script("train").parse, argv, capsys)
+    assert message in exit_2(load_script("train").parse, argv, capsys)
     assert list(tmp_path.iterdir()) == []
     # --keep-best with evaluations is fine.
-    options = script("train").parse(["--keep-best", "--eval-every", "5"])[1]
+    options = load_script("train").parse(["--keep-best", "--eval-every", "5"])[1]
     assert options.keep_best and options.eval_every == 5
 
 
 def test_evaluate_takes_latest_best_or_a_kept_update(runs, capsys):
-    evaluate, out = script("evaluate"), runs / "whole"
+    evaluate, out = load_script("evaluate"), runs / "whole"
     best = list(keep.kept(out)["best"])[0]
     for which, update in (("latest", 6), ("best", best), ("5", 5)):
         flag = [] if which == "latest" else ["--checkpoint", which]

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from flax import struct
 from gymnax.environments import environment, spaces
+from trees import all_finite
 
 import jaxpg
 from jaxpg import losses, pathwise, returns
@@ -94,10 +95,6 @@ def _config(**kw):
     )
 
 
-def _all_finite(tree):
-    return all(np.all(np.isfinite(np.asarray(x))) for x in jax.tree.leaves(tree))
-
-
 @pytest.mark.parametrize("env_cls", ENVS)
 def test_rollout_freezes_the_observation_and_zeroes_the_reward(env_cls):
     env = encode_env(env_cls())
@@ -109,7 +106,7 @@ def test_rollout_freezes_the_observation_and_zeroes_the_reward(env_cls):
             k, policy, params, env, env.default_params, 16, stop_early=False
         )
     )(jax.random.key(1))
-    assert _all_finite(traj)
+    assert all_finite(traj)
     mask = np.asarray(traj.mask)
     obs = np.asarray(traj.obs)
     assert (mask == 0).any(), "some episode must end before the horizon"
@@ -128,8 +125,8 @@ def test_rollout_freezes_the_observation_and_zeroes_the_reward(env_cls):
 def test_reinforce_trains_finitely(env_cls, name):
     config = _config(**OPTIONS[name])
     result = jax.jit(jaxpg.make_train(config, env=env_cls()))(jax.random.key(0))
-    assert _all_finite(result.metrics), result.metrics
-    assert _all_finite(result.params)
+    assert all_finite(result.metrics), result.metrics
+    assert all_finite(result.params)
     assert float(result.metrics["grad_norm"].min()) > 0.0
     # Episodes of 1 to 8 steps with reward 1 or 2 per step.
     returns = np.asarray(result.metrics["episode_return"])
@@ -146,7 +143,7 @@ def test_estimate_gradient_is_finite(env_cls, name):
     g = jaxpg.estimate_gradient(
         jax.random.key(2), config, params, env, env.default_params
     )
-    assert _all_finite(g["policy"])
+    assert all_finite(g["policy"])
     assert max(float(jnp.abs(x).max()) for x in jax.tree.leaves(g["policy"])) > 0.0
 
 
@@ -179,13 +176,13 @@ def test_pathwise_and_score_function_lab_gradients_are_finite():
     params = policy.init(None, None)
     args = (jax.random.key(0), policy, params, env, env.default_params, 8, 5)
     traj = pathwise.differentiable_rollout(*args)
-    assert _all_finite(traj)
+    assert all_finite(traj)
     np.testing.assert_array_equal(traj.mask[2:], 0.0)
     for grads in (
         pathwise.pathwise_gradients(*args),
         pathwise.score_function_gradients(*args),
     ):
-        assert _all_finite(grads)
+        assert all_finite(grads)
 
 
 # --- the masks in the losses are selects ------------------------------------

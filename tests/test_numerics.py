@@ -4,6 +4,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from trees import all_finite
 
 import jaxpg
 from jaxpg import normalization as norm
@@ -16,10 +17,6 @@ pytestmark = pytest.mark.timeout(300)
 INT32_MAX = 2**31 - 1
 
 
-def _finite(tree):
-    return all(np.all(np.isfinite(np.asarray(x))) for x in jax.tree.leaves(tree))
-
-
 # --- (a) Gaussian log-std ----------------------------------------------------
 
 
@@ -28,14 +25,14 @@ def test_gaussian_with_extreme_log_std_is_finite(log_std):
     mean = jnp.array([[0.0, 1.0]])
     output = (mean, jnp.full((1, 2), log_std))
     action = pol.sample(jax.random.key(0), output)
-    assert _finite(action)
+    assert all_finite(action)
     for a in (action, mean, mean + 0.5):
-        assert _finite(pol.log_prob(output, a))
+        assert all_finite(pol.log_prob(output, a))
         grads = jax.grad(lambda m, s, a=a: pol.log_prob((m, s), a).sum(), (0, 1))(
             *output
         )
-        assert _finite(grads)
-    assert _finite(pol.entropy(output))
+        assert all_finite(grads)
+    assert all_finite(pol.entropy(output))
     # Straight through the bound: the entropy bonus still pulls the log-std back.
     grad = jax.grad(lambda s: pol.entropy((mean, s)).sum())(output[1])
     np.testing.assert_array_equal(grad, 1.0)
@@ -85,7 +82,7 @@ def test_categorical_with_minus_inf_logits_is_finite():
     )
     for f in (pol.entropy, lambda o: pol.log_prob(o, action)):
         grad = jax.grad(lambda x, f=f: f(masked(x)).sum())(x)
-        assert _finite(grad)
+        assert all_finite(grad)
         np.testing.assert_array_equal(np.asarray(grad)[~np.asarray(legal)], 0.0)
     # The gradient of the entropy on the legal logits is the unmasked one's.
     g = jax.grad(lambda v: pol.entropy(v[None])[0])(jnp.array([0.5, 1.0]))

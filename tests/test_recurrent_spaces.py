@@ -10,16 +10,13 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 from spaces_envs import NVEC, MaskedEnv, MatchEnv
+from trees import all_finite
 
 import jaxpg
 from jaxpg import distributions as dist
 from jaxpg import recurrent
 
 pytestmark = pytest.mark.timeout(600)
-
-
-def _finite(tree):
-    return all(np.all(np.isfinite(np.asarray(x))) for x in jax.tree.leaves(tree))
 
 
 def _configs(num_updates, memory_size=8):
@@ -58,7 +55,7 @@ def test_recurrent_masked_policy_never_takes_an_illegal_action(algo):
     result = jax.jit(jaxpg.make_train(config, env=env, env_params=env_params))(
         jax.random.key(0)
     )
-    assert _finite(result.params) and _finite(result.metrics)
+    assert all_finite(result.params) and all_finite(result.metrics)
     traj = jaxpg.episodic_rollout(
         jax.random.key(1), policy, result.params["policy"], env, env_params, 256
     )
@@ -80,7 +77,7 @@ def test_recurrent_multi_discrete_policy_acts_per_dimension(algo):
     result = jax.jit(jaxpg.make_train(config, env=env, env_params=env_params))(
         jax.random.key(0)
     )
-    assert _finite(result.params)
+    assert all_finite(result.params)
     obs, _ = env.reset(jax.random.key(1), env_params)
     batch = jnp.stack([obs] * 2048)
     carry = policy.initial_carry((2048,))
@@ -106,7 +103,7 @@ def test_recurrent_squashed_gaussian_stays_in_the_box_and_keeps_its_carry():
     policy = jaxpg.make_policy(config, env, env_params)
     assert recurrent.is_recurrent(policy)
     result = jax.jit(jaxpg.make_train(config))(jax.random.key(0))
-    assert _finite(result.params)
+    assert all_finite(result.params)
     obs, _ = env.reset(jax.random.key(1), env_params)
     carry = policy.initial_carry(())
     output, carry2 = policy.apply(result.params["policy"], obs, carry)
@@ -119,4 +116,4 @@ def test_recurrent_squashed_gaussian_stays_in_the_box_and_keeps_its_carry():
     assert np.all(np.asarray(draws) >= space.low) and np.all(
         np.asarray(draws) <= space.high
     )
-    assert _finite(jax.vmap(lambda a: dist.log_prob(output, a))(draws))
+    assert all_finite(jax.vmap(lambda a: dist.log_prob(output, a))(draws))

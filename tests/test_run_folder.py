@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from harness import load_script
 from trees import assert_bit_identical
 
 import jaxpg
@@ -283,15 +284,6 @@ def test_a_malformed_row_is_dropped_with_a_warning(logged, tmp_path, bad_row):
 # ------------------------------------------------------- resume keeps the options
 
 
-def train_script():
-    sys.path.insert(0, str(ROOT / "scripts"))
-    try:
-        import train
-    finally:
-        sys.path.pop(0)
-    return train
-
-
 KEPT = run.RunOptions(
     seed=1,
     chunk=2,
@@ -306,7 +298,7 @@ KEPT = run.RunOptions(
 def test_resume_keeps_every_run_option_and_saves_new_ones(tmp_path):
     out = tmp_path / "run"
     run.train_run(CONFIG, KEPT, out, log=quiet)
-    parse = train_script().parse
+    parse = load_script("train").parse
     # What the "resume with" line prints is enough to continue as before.
     config, options, folder, resume, _, _ = parse(["--resume", str(out)])
     assert (config, options, folder, resume) == (CONFIG, KEPT, out, True)
@@ -323,7 +315,7 @@ def test_resume_refuses_options_that_change_the_numbers(tmp_path, capsys):
     out = tmp_path / "run"
     run.train_run(CONFIG, KEPT, out, log=quiet)
     with pytest.raises(SystemExit) as exit_info:
-        train_script().parse(["--resume", str(out), "--chunk", "3"])
+        load_script("train").parse(["--resume", str(out), "--chunk", "3"])
     assert exit_info.value.code == 2
     assert "--chunk (the run has 2, the command line says 3)" in capsys.readouterr().err
     changed = run.RunOptions(**{**KEPT.__dict__, "seed": 5})

@@ -13,6 +13,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from harness import interrupt_at
 from trees import assert_bit_identical
 
 import jaxpg
@@ -39,16 +40,6 @@ def snapshot(folder: Path) -> dict:
 
 def rows(folder: Path) -> list[dict]:
     return run.read_metrics(folder)
-
-
-def interrupt_at(update: int):
-    """An on_chunk hook that sends this process SIGINT after ``update`` updates."""
-
-    def hook(done: int) -> None:
-        if done == update:
-            os.kill(os.getpid(), signal.SIGINT)
-
-    return hook
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from harness import np_log_softmax
 from spaces_envs import NVEC, TARGETS, MatchEnv
+from trees import all_finite
 
 import jaxpg
 from jaxpg import distributions as dist
@@ -12,16 +14,6 @@ from jaxpg import policy as pol
 from jaxpg.spaces import MultiDiscrete, is_multi_discrete
 
 pytestmark = pytest.mark.timeout(300)
-
-
-def _finite(tree):
-    return all(np.all(np.isfinite(np.asarray(x))) for x in jax.tree.leaves(tree))
-
-
-def _np_log_softmax(x):
-    x = np.asarray(x, np.float64)
-    m = x.max(-1, keepdims=True)
-    return x - m - np.log(np.exp(x - m).sum(-1, keepdims=True))
 
 
 # --- the space ------------------------------------------------------------------
@@ -69,7 +61,7 @@ def test_multi_categorical_log_prob_entropy_and_gradients_by_hand():
     want_h = np.zeros(2)
     want_grad = np.zeros((2, 9))
     for d, (s, n) in enumerate(zip(starts, NVEC, strict=True)):
-        lp = _np_log_softmax(FLAT[:, s : s + n])
+        lp = np_log_softmax(FLAT[:, s : s + n])
         p = np.exp(lp)
         want_logp += lp[np.arange(2), action[:, d]]
         want_h += -(p * lp).sum(-1)
@@ -83,7 +75,7 @@ def test_multi_categorical_log_prob_entropy_and_gradients_by_hand():
     h_grad = jax.grad(lambda x: dist.entropy(dist.multi_categorical(x, NVEC)).sum())(
         FLAT
     )
-    assert _finite(h_grad)
+    assert all_finite(h_grad)
     # Uniform logits: the entropy is Σ_d log nvec[d].
     assert float(dist.entropy(out)[1]) == pytest.approx(np.log(3 * 2 * 4), rel=1e-6)
 
@@ -97,7 +89,7 @@ def test_multi_categorical_samples_follow_each_dimension():
     assert draws.shape == (n, 3)
     np.testing.assert_array_equal(dist.mode(out), [2, 0, 1])
     for d, (s, k) in enumerate(zip((0, 3, 5), NVEC, strict=True)):
-        p = np.exp(_np_log_softmax(FLAT[0, s : s + k]))
+        p = np.exp(np_log_softmax(FLAT[0, s : s + k]))
         freq = np.bincount(np.asarray(draws[:, d]), minlength=4)
         assert freq[k:].sum() == 0  # never a padded choice
         se = np.sqrt(p * (1 - p) / n)
@@ -172,7 +164,7 @@ def test_multi_discrete_trains_acts_and_evaluates(algo):
     result = jax.jit(jaxpg.make_train(config, env=env, env_params=env_params))(
         jax.random.key(0)
     )
-    assert _finite(result.params) and _finite(result.metrics["episode_return"])
+    assert all_finite(result.params) and all_finite(result.metrics["episode_return"])
     policy = jaxpg.make_policy(config, env, env_params)
     obs, _ = env.reset(jax.random.key(1), env_params)
     for key in (None, jax.random.key(2)):

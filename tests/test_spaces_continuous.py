@@ -6,6 +6,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from trees import all_finite
 
 import jaxpg
 from jaxpg import distributions as dist
@@ -15,10 +16,6 @@ pytestmark = pytest.mark.timeout(300)
 
 LOW, HIGH = -2.0, 3.0  # an asymmetric box: centre 0.5, half-width 2.5
 CASES = [(0.3, -0.5), (-1.0, 0.2), (1.5, -1.0), (0.0, 0.7)]  # (mean, log_std) of u
-
-
-def _finite(tree):
-    return all(np.all(np.isfinite(np.asarray(x))) for x in jax.tree.leaves(tree))
 
 
 def _squashed(mean, log_std, shape=(1, 1)):
@@ -122,7 +119,9 @@ def test_squashed_samples_stay_in_the_box_and_the_mode_is_the_median():
 def test_log1m_tanh_sq_is_stable():
     u = jnp.array([-100.0, -20.0, -3.0, -0.5, 0.0, 0.7, 4.0, 20.0, 100.0])
     got = dist.log1m_tanh_sq(u)
-    assert _finite(got) and _finite(jax.grad(lambda v: dist.log1m_tanh_sq(v).sum())(u))
+    assert all_finite(got) and all_finite(
+        jax.grad(lambda v: dist.log1m_tanh_sq(v).sum())(u)
+    )
     moderate = np.abs(np.asarray(u)) <= 4
     direct = np.log1p(-(np.tanh(np.asarray(u, np.float64)[moderate]) ** 2))
     np.testing.assert_allclose(np.asarray(got)[moderate], direct, rtol=1e-5)
@@ -145,17 +144,17 @@ def test_squashed_gaussian_with_extreme_log_std_is_finite(log_std):
         jnp.array([[HIGH, 1.0]]),
     )
     action = dist.sample(jax.random.key(0), out)
-    assert _finite(action)
+    assert all_finite(action)
     on_bound = jnp.array([[HIGH, -1.0]])
     for a in (action, dist.mode(out), on_bound):
-        assert _finite(dist.log_prob(out, a))
+        assert all_finite(dist.log_prob(out, a))
         grads = jax.grad(
             lambda m, s, a=a: dist.log_prob(out._replace(mean=m, log_std=s), a).sum(),
             (0, 1),
         )(out.mean, out.log_std)
-        assert _finite(grads)
-    assert _finite(dist.entropy(out))
-    assert _finite(
+        assert all_finite(grads)
+    assert all_finite(dist.entropy(out))
+    assert all_finite(
         jax.grad(lambda s: dist.entropy(out._replace(log_std=s)).sum())(out.log_std)
     )
     # Both ends of LOG_STD_RANGE hold: beyond it, the value is the bound's.
@@ -255,7 +254,7 @@ def test_squashed_state_dependent_policy_trains(algo):
         "ppo": jaxpg.PPOConfig(num_envs=4, num_updates=2, num_steps=8, **kw),
     }[algo]
     result = jax.jit(jaxpg.make_train(config))(jax.random.key(0))
-    assert _finite(result.params) and _finite(result.metrics)
+    assert all_finite(result.params) and all_finite(result.metrics)
 
 
 def test_ppo_first_epoch_ratio_is_one_with_the_squash():

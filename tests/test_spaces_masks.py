@@ -6,7 +6,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 from gymnax.environments import spaces
+from harness import np_log_softmax
 from spaces_envs import LEGAL, NVEC, MaskedEnv, MatchEnv
+from trees import all_finite
 
 import jaxpg
 from jaxpg import distributions as dist
@@ -17,16 +19,6 @@ pytestmark = pytest.mark.timeout(300)
 FLAT = jnp.array(
     [[0.3, -1.0, 2.0, 0.5, 0.1, -0.2, 1.5, 0.0, 0.7], [1.0] * 9], jnp.float32
 )
-
-
-def _finite(tree):
-    return all(np.all(np.isfinite(np.asarray(x))) for x in jax.tree.leaves(tree))
-
-
-def _np_log_softmax(x):
-    x = np.asarray(x, np.float64)
-    m = x.max(-1, keepdims=True)
-    return x - m - np.log(np.exp(x - m).sum(-1, keepdims=True))
 
 
 # --- legal-action masks ---------------------------------------------------------
@@ -79,18 +71,18 @@ def test_masked_log_prob_entropy_and_gradients_are_finite(multi):
     h = dist.entropy(out)
     g_logp = jax.grad(lambda x: dist.log_prob(output(x), action))(x)
     g_h = jax.grad(lambda x: dist.entropy(output(x)))(x)
-    assert _finite((logp, h, g_logp, g_h))
+    assert all_finite((logp, h, g_logp, g_h))
     # Values by hand: softmax over the legal logits only.
     if multi:
         starts = (0, 3, 5)
         want_lp, want_h = 0.0, 0.0
         for d, legal in enumerate(legal_p):
             z = np.asarray(x[starts[d] + np.asarray(legal)], np.float64)
-            lp = _np_log_softmax(z)
+            lp = np_log_softmax(z)
             want_lp += lp[list(legal).index(int(action[d]))]
             want_h += -(np.exp(lp) * lp).sum()
     else:
-        lp = _np_log_softmax(np.asarray(x[jnp.array([0, 2])]))
+        lp = np_log_softmax(np.asarray(x[jnp.array([0, 2])]))
         want_lp, want_h = lp[1], -(np.exp(lp) * lp).sum()
     assert float(logp) == pytest.approx(want_lp, rel=1e-5)
     assert float(h) == pytest.approx(want_h, rel=1e-5)
@@ -164,7 +156,7 @@ def test_masked_training_never_takes_an_illegal_action(algo):
     result = jax.jit(jaxpg.make_train(config, env=env, env_params=env_params))(
         jax.random.key(0)
     )
-    assert _finite(result.params) and _finite(result.metrics)
+    assert all_finite(result.params) and all_finite(result.metrics)
     policy = jaxpg.make_policy(config, env, env_params)
     traj = jaxpg.episodic_rollout(
         jax.random.key(1), policy, result.params["policy"], env, env_params, 256

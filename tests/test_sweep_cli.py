@@ -22,6 +22,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from harness import interrupt_at, load_script
 
 import jaxpg
 from jaxpg import run
@@ -159,18 +160,10 @@ def test_the_final_evaluation_is_each_runs_own(whole, separate):
     assert ranked_table(sweep, written) in table
 
 
-def sigint_after(update: int):
-    def hook(done: int) -> None:
-        if done == update:
-            os.kill(os.getpid(), signal.SIGINT)
-
-    return hook
-
-
 def test_ctrl_c_and_resume_end_where_the_whole_sweep_ends(whole, tmp_path):
     out = tmp_path / "stopped"
     stopped = sweep_run(
-        CONFIG, OPTIONS, sweep_of(), out, log=quiet, on_chunk=sigint_after(2)
+        CONFIG, OPTIONS, sweep_of(), out, log=quiet, on_chunk=interrupt_at(2)
     )
     assert stopped.exit_code == 128 + signal.SIGINT and stopped.updates == 2
     assert not (out / "sweep.jsonl").exists()
@@ -209,15 +202,6 @@ def test_random_configurations_are_drawn_from_the_ranges_reproducibly():
 
 
 # --------------------------------------------------------------------- the script
-
-
-def train_script():
-    sys.path.insert(0, str(ROOT / "scripts"))
-    try:
-        import train
-    finally:
-        sys.path.pop(0)
-    return train
 
 
 TINY = [
@@ -297,7 +281,7 @@ def test_the_script_writes_the_sweep_files_and_resumes(tmp_path):
 def exit_code(argv: list[str]) -> int | None:
     """train.py's exit status for ``argv`` (flag errors exit from argparse)."""
     try:
-        return train_script().main(argv)
+        return load_script("train").main(argv)
     except SystemExit as exit_:
         return exit_.code
 

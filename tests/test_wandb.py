@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import struct
 import subprocess
 import sys
@@ -17,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from harness import interrupt_at
 
 import jaxpg
 from jaxpg import run
@@ -94,14 +94,6 @@ def offline(tmp_path, monkeypatch):
         folder.mkdir()
         monkeypatch.setenv(f"WANDB_{name}", str(folder))
     return tmp_path
-
-
-def interrupt_at(update: int):
-    def hook(done: int) -> None:
-        if done == update:
-            os.kill(os.getpid(), signal.SIGINT)
-
-    return hook
 
 
 @pytest.mark.timeout(400)

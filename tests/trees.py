@@ -30,3 +30,8 @@ def assert_bit_identical(a, b):
         assert x.dtype == y.dtype, name
         assert x.shape == y.shape, name
         np.testing.assert_array_equal(raw(x), raw(y), err_msg=name)
+
+
+def all_finite(tree):
+    """Whether every leaf of ``tree`` is finite (no NaN, no ±inf)."""
+    return all(np.all(np.isfinite(np.asarray(x))) for x in jax.tree.leaves(tree))

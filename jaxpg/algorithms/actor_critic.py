@@ -244,50 +244,79 @@ def make_update(
         # here (evaluate it with jaxpg.normalization.normalize_observations(policy)).
         policy = norm.normalize_observations(policy)
         value = norm.normalize_observations(value)
-    optimize = make_optimize(policy, value)
-    obs = pol.example_observation(env, env_params)
-    num_envs, num_steps = config.num_envs, config.num_steps
+    parts = _UpdateParts(
+        config,
+        env,
+        env_params,
+        policy,
+        value,
+        make_optimize(policy, value),
+        pol.example_observation(env, env_params).ndim,
+        steps_per_update,
+        sharding,
+    )
 
     def update(state: TrainState, _: Any = None) -> tuple[TrainState, dict]:
-        hp = state.hparams
-        key, key_rollout, key_update = jax.random.split(state.key, 3)
-        params = state.params
-        env_end, data = rollout(
-            key_rollout,
-            policy,
-            params["policy"],
-            env,
-            env_params,
-            state.env_state,
-            num_steps,
-            hp.gamma,
-            sharding=sharding,
-        )
-        env_end, scaled = _scale_rewards(config, env_end, data)
-        batch, env_end = _batch(scaled, value, params["value"], hp, state, env_end)
-        optimizer = make_optimizer(hp, config, steps_per_update)
-        new_params, opt_state, metrics = optimize(
-            optimizer, params, state.opt_state, batch, key_update, hp
-        )
-        if config.normalize_observations:
-            new_params = norm.refresh_obs_stats(new_params, data.obs, obs.ndim)
-        metrics.update(episode_metrics(data, state))
-        metrics["env_steps"] = jnp.int32(min(num_steps * num_envs, base.INT32_MAX))
-        new_state = state._replace(
-            params=new_params,
-            opt_state=opt_state,
-            key=key,
-            env_state=env_end,
-            step=state.step + 1,
-            last_episode_return=metrics["episode_return"],
-            last_episode_length=metrics["episode_length"],
-        )
-        return new_state, metrics
+        return _update(parts, state)
 
     init = functools.partial(
         _init, config, env, env_params, policy, value, steps_per_update, sharding
     )
     return base.Update(init, update)
+
+
+class _UpdateParts(NamedTuple):
+    """What one update closes over (static: Python values and functions)."""
+
+    config: Any
+    env: Any
+    env_params: Any
+    policy: pol.Policy  # wrapped for observation normalisation where asked
+    value: pol.Policy  # likewise
+    optimize: Optimize
+    obs_ndim: int  # rank of one observation
+    steps_per_update: int
+    sharding: Any
+
+
+def _update(parts: _UpdateParts, state: TrainState) -> tuple[TrainState, dict]:
+    """One update: rollout, (scaled rewards,) batch with GAE, ``optimize``."""
+    config, env, env_params = parts.config, parts.env, parts.env_params
+    hp = state.hparams
+    key, key_rollout, key_update = jax.random.split(state.key, 3)
+    params = state.params
+    env_end, data = rollout(
+        key_rollout,
+        parts.policy,
+        params["policy"],
+        env,
+        env_params,
+        state.env_state,
+        config.num_steps,
+        hp.gamma,
+        sharding=parts.sharding,
+    )
+    env_end, scaled = _scale_rewards(config, env_end, data)
+    batch, env_end = _batch(scaled, parts.value, params["value"], hp, state, env_end)
+    optimizer = make_optimizer(hp, config, parts.steps_per_update)
+    new_params, opt_state, metrics = parts.optimize(
+        optimizer, params, state.opt_state, batch, key_update, hp
+    )
+    if config.normalize_observations:
+        new_params = norm.refresh_obs_stats(new_params, data.obs, parts.obs_ndim)
+    metrics.update(episode_metrics(data, state))
+    env_steps = min(config.num_steps * config.num_envs, base.INT32_MAX)
+    metrics["env_steps"] = jnp.int32(env_steps)
+    new_state = state._replace(
+        params=new_params,
+        opt_state=opt_state,
+        key=key,
+        env_state=env_end,
+        step=state.step + 1,
+        last_episode_return=metrics["episode_return"],
+        last_episode_length=metrics["episode_length"],
+    )
+    return new_state, metrics
 
 
 def _batch(

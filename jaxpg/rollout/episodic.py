@@ -90,19 +90,9 @@ def episodic_rollout(
     Returns:
       A :class:`Trajectory` with ``T = ceil(max_steps / chunk) · chunk`` rows.
     """
-    horizon = max_episode_steps(env_params) if max_steps is None else int(max_steps)
-    chunk = max(1, min(int(chunk), horizon))
-    num_chunks = math.ceil(horizon / chunk)
+    horizon, chunk, padded = _horizon(env_params, chunk, max_steps)
     static = Static(
-        policy,
-        value,
-        env,
-        num_envs,
-        horizon,
-        chunk,
-        num_chunks * chunk,
-        deterministic,
-        sharding,
+        policy, value, env, num_envs, horizon, chunk, padded, deterministic, sharding
     )
     if value is None:
         value_params = None
@@ -116,6 +106,18 @@ def episodic_rollout(
     if eager:
         return loop(None, args)
     return seed_batched(loop, None, None)(*args)
+
+
+def _horizon(
+    env_params: Any, chunk: int, max_steps: int | None
+) -> tuple[int, int, int]:
+    """``(horizon, chunk, padded)``: ``max_steps`` (the environment's episode limit
+    by default), the chunk clipped to ``[1, horizon]``, and the rows of the whole
+    chunks that cover the horizon."""
+    horizon = max_episode_steps(env_params) if max_steps is None else int(max_steps)
+    chunk = max(1, min(int(chunk), horizon))
+    num_chunks = math.ceil(horizon / chunk)
+    return horizon, chunk, num_chunks * chunk
 
 
 class _EnvParams(NamedTuple):

@@ -14,6 +14,7 @@ environments step with ``split(key_env, N)``.
 
 from __future__ import annotations
 
+import functools
 from typing import Any, NamedTuple
 
 import jax
@@ -130,41 +131,60 @@ def rollout(
     Returns:
       ``(end, rollout)``: the state to continue from, and the ``[T, N]`` batch.
     """
-    num_envs = start.obs.shape[0]
-
-    def step(carry: tuple[jax.Array, RolloutState], _: Any):
-        key, s = carry
-        key, key_act, key_env = jax.random.split(key, 3)
-        output, h_policy = recurrent.apply(policy, policy_params, s.obs, _policy(s))
-        action = pol.sample(key_act, output)
-        logp = pol.log_prob(output, action)
-        next_obs, env_state, reward, terminated, truncated, info = jax.vmap(
-            env.step, in_axes=(0, 0, 0, None)
-        )(
-            constrain(jax.random.split(key_env, num_envs), sharding),
-            s.env_state,
-            action,
-            env_params,
-        )
-        _check_info(info)
-        nxt_carry = _next_carry(policy, s.carry, h_policy, terminated | truncated)
-        record, nxt = _bookkeeping(
-            s,
-            action,
-            logp,
-            env_state,
-            next_obs,
-            reward,
-            terminated,
-            truncated,
-            info,
-            gamma,
-        )
-        nxt = nxt._replace(carry=nxt_carry)
-        return (key, constrain(nxt, sharding)), constrain(record, sharding)
-
+    parts = _StepParts(
+        policy, policy_params, env, env_params, start.obs.shape[0], gamma, sharding
+    )
+    step = functools.partial(_step, parts)
     (_, end), batch = jax.lax.scan(step, (key, start), None, length=num_steps)
     return end, batch
+
+
+class _StepParts(NamedTuple):
+    """What one step of :func:`rollout` closes over."""
+
+    policy: pol.Policy
+    policy_params: Any
+    env: Any
+    env_params: Any
+    num_envs: int
+    gamma: jax.Array | float
+    sharding: Any
+
+
+def _step(
+    parts: _StepParts, carry: tuple[jax.Array, RolloutState], _: Any
+) -> tuple[tuple[jax.Array, RolloutState], Rollout]:
+    """One time step of every environment (the body of :func:`rollout`'s scan)."""
+    policy, sharding = parts.policy, parts.sharding
+    key, s = carry
+    key, key_act, key_env = jax.random.split(key, 3)
+    output, h_policy = recurrent.apply(policy, parts.policy_params, s.obs, _policy(s))
+    action = pol.sample(key_act, output)
+    logp = pol.log_prob(output, action)
+    next_obs, env_state, reward, terminated, truncated, info = jax.vmap(
+        parts.env.step, in_axes=(0, 0, 0, None)
+    )(
+        constrain(jax.random.split(key_env, parts.num_envs), sharding),
+        s.env_state,
+        action,
+        parts.env_params,
+    )
+    _check_info(info)
+    nxt_carry = _next_carry(policy, s.carry, h_policy, terminated | truncated)
+    record, nxt = _bookkeeping(
+        s,
+        action,
+        logp,
+        env_state,
+        next_obs,
+        reward,
+        terminated,
+        truncated,
+        info,
+        parts.gamma,
+    )
+    nxt = nxt._replace(carry=nxt_carry)
+    return (key, constrain(nxt, sharding)), constrain(record, sharding)
 
 
 def _check_info(info: dict) -> None:

@@ -19,6 +19,9 @@ One job per module:
 * :mod:`~jaxpg.run.flags`: command-line flags from dataclasses, multi-host flags;
 * :mod:`~jaxpg.run.config_file`: config and run options from a TOML file or a run
   folder's config.json (``--config``);
+* :mod:`~jaxpg.run.cli_checks`: what ``scripts/train.py``'s flags mean together
+  (``--config``, presets, ``--resume``, ``--sweep``), checked before anything
+  compiles;
 * :mod:`~jaxpg.run.keep`: which checkpoints a run keeps (``--keep``, ``--keep-best``);
 * :mod:`~jaxpg.run.tracking`: Weights & Biases (``--wandb``);
 * :mod:`~jaxpg.run.gym_eval`: a trained policy in gymnasium's own environments.

@@ -13,7 +13,12 @@ from typing import Any
 import jax
 import jax.monitoring
 
-__all__ = ["CacheEvents", "default_cache_dir", "enable_compilation_cache"]
+__all__ = [
+    "CacheEvents",
+    "cache_note",
+    "default_cache_dir",
+    "enable_compilation_cache",
+]
 
 
 def default_cache_dir() -> str:
@@ -80,3 +85,25 @@ class CacheEvents:
           ``(hits, misses)``.
         """
         return self.hits, self.misses
+
+
+def cache_note(events: CacheEvents, cache_dir: str | None) -> str:
+    """A line on the persistent compilation cache's use so far.
+
+    Args:
+      events: the cache's hit and miss counters.
+      cache_dir: the cache's folder, or None when it is off.
+
+    Returns:
+      Whether the cache is off, warm, cold or partly warm, with counts.
+    """
+    hits, misses = events.snapshot()
+    if cache_dir is None:
+        return "persistent cache off"
+    if misses == 0 and hits > 0:
+        return f"persistent cache warm: {hits} programs loaded from {cache_dir}"
+    if hits == 0:
+        return f"persistent cache cold: {misses} programs compiled and saved to {cache_dir}"
+    return (
+        f"persistent cache partly warm: {hits} loaded, {misses} compiled ({cache_dir})"
+    )

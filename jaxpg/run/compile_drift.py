@@ -18,6 +18,7 @@ import numpy as np
 from jaxpg.compilation import jit
 from jaxpg.presets import tuned_config
 from jaxpg.run.bench import environment
+from jaxpg.run.timing import machine_line
 from jaxpg.train import make_trainer
 
 __all__ = ["BEGIN", "END", "METHODS", "drift", "markdown", "report"]
@@ -138,9 +139,7 @@ def markdown(report: dict, command: str) -> str:
         "",
         f"Command: `{command}`",
         "",
-        f"Machine: {env['processor']}, {env['cpu_count']} cores, device "
-        f"`{env['device']}`, jax {env['jax']}, Python {env['python']}. "
-        f"Measured {env['date']}.",
+        machine_line(env, env["date"]),
         "",
         "Each algorithm's tuned CartPole-v1 preset, trained from the same key with "
         "the same chunk function (`trainer.run`, "

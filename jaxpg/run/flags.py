@@ -26,14 +26,18 @@ from collections.abc import Callable
 from typing import Any
 
 from jaxpg import distributed
+from jaxpg.run.options import RunError
 
 __all__ = [
     "add_dataclass_flags",
+    "add_device_flags",
     "add_multihost_flags",
+    "add_sweep_flags",
     "dataclass_from_flags",
     "flag_message",
     "docstring_attributes",
     "join_multihost_run",
+    "mesh_from_flags",
 ]
 
 
@@ -282,3 +286,96 @@ def join_multihost_run(args: argparse.Namespace) -> bool:
         return False
     distributed.initialize(*explicit)
     return True
+
+
+def add_sweep_flags(parser: argparse.ArgumentParser) -> None:
+    """Adds ``--sweep``, ``--sweep-random`` and ``--sweep-seed`` (scripts/train.py).
+
+    Args:
+      parser: the parser; the flags go in a group of their own.
+    """
+    group = parser.add_argument_group(
+        "sweeps (jaxpg.run.sweep): every configuration x --seeds in one vmapped call"
+    )
+    group.add_argument(
+        "--sweep",
+        action="append",
+        default=None,
+        metavar="FIELD=V1,V2,...",
+        help="train every combination of these values of HParams fields (e.g. "
+        "learning_rate=1e-3,1e-2); repeat for more fields. With --sweep-random: "
+        "FIELD=LOW:HIGH[:log|:uniform]",
+    )
+    group.add_argument(
+        "--sweep-random",
+        type=int,
+        default=0,
+        metavar="N",
+        help="draw N configurations from the --sweep ranges (learning_rate "
+        "log-uniform, other fields uniform) instead of the grid",
+    )
+    group.add_argument(
+        "--sweep-seed",
+        type=int,
+        default=None,
+        metavar="S",
+        help="seed of the --sweep-random draws (default 0; kept in RUN/sweep.json)",
+    )
+
+
+def mesh_from_flags(devices: str | None, num_envs: int, multi: bool) -> Any:
+    """The mesh to split the environments over, or None for one device.
+
+    Args:
+      devices: the ``--devices`` flag (None: 1, or all when ``multi``).
+      num_envs: the config's ``num_envs``.
+      multi: a multi-process run.
+
+    Returns:
+      A :func:`jaxpg.distributed.make_mesh` mesh, or None.
+
+    Raises:
+      RunError: a device count the runtime does not have, or one that does not
+        divide ``num_envs`` (before anything is compiled).
+    """
+    devices = devices or ("all" if multi else "1")
+    if devices == "1" and not multi:
+        return None  # the single-device program, exactly as without the flag
+    try:
+        made = distributed.make_mesh(None if devices == "all" else int(devices))
+    except ValueError as error:
+        raise RunError(f"--devices {devices}: {error}") from None
+    try:
+        distributed.check_divisible(num_envs, made.size)
+    except ValueError as error:
+        raise RunError(f"--num-envs: {error}") from None
+    return None if made.size == 1 and not multi else made
+
+
+def add_device_flags(parser: argparse.ArgumentParser) -> None:
+    """Adds ``--devices`` and the multi-host flags (scripts/train.py).
+
+    Args:
+      parser: the parser; the flags go in a group of their own.
+    """
+    group = parser.add_argument_group(
+        "devices and hosts (jaxpg.distributed; docs/scaling.md)"
+    )
+    group.add_argument(
+        "--devices",
+        default=None,
+        metavar="N|all",
+        help="split the environments over the first N devices (or all of every "
+        "process); --num-envs must be divisible by the device count. Default 1 "
+        "(the single-device program), all with --distributed. Results match one "
+        "device up to float reassociation, so resume with the same --devices for "
+        "bit-identical runs",
+    )
+    add_multihost_flags(
+        group,
+        "join a multi-process run (jaxpg.distributed.initialize): the same "
+        "command on every host; unset flags below come from $JAX_COORDINATOR_ADDRESS"
+        " / $JAX_NUM_PROCESSES / $JAX_PROCESS_ID or a cluster JAX detects. Only "
+        "process 0 prints and writes --out (a shared filesystem); every process "
+        "saves the checkpoint",
+    )

@@ -22,6 +22,7 @@ from jaxpg.envs import make_env
 from jaxpg.evaluate import evaluate
 from jaxpg.policy import make_policy
 from jaxpg.presets import tuned_config
+from jaxpg.run.timing import machine_line
 from jaxpg.solve import make_solve
 
 __all__ = ["BEGIN", "END", "SOLVE_ROOT", "RECHECK_ROOT", "markdown", "reliability"]
@@ -139,9 +140,7 @@ def markdown(report: dict, command: str) -> str:
         "",
         f"Command: `{command}`",
         "",
-        f"Machine: {env['processor']}, {env['cpu_count']} cores, device "
-        f"`{env['device']}`, jax {env['jax']}, Python {env['python']}. "
-        f"Measured {env['date']}.",
+        machine_line(env, env["date"]),
         "",
         "`jaxpg.make_solve` of each tuned CartPole-v1 preset, seeds vmapped in one "
         "`jaxpg.jit` call (seed i: `jax.random.split(jax.random.key(0), n)[i]`), "

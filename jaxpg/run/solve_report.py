@@ -8,6 +8,7 @@ script's whole-process times), markers included.
 from __future__ import annotations
 
 from jaxpg.run.solve_bench import JIT_LABELS
+from jaxpg.run.timing import machine_line
 
 __all__ = ["BEGIN", "END", "compile_lines", "markdown", "train_script_lines"]
 
@@ -33,9 +34,7 @@ def markdown(report: dict, command: str) -> str:
         "",
         f"Command: `{command}`",
         "",
-        f"Machine: {env['processor']}, {env['cpu_count']} cores, device "
-        f"`{env['device']}`, jax {env['jax']}, Python {env['python']}. "
-        f"Measured {report['date']}.",
+        machine_line(env, report["date"]),
         "",
         "Time from the first call into jaxpg (`make_solve`; imports excluded) until "
         "a policy whose 100-episode greedy evaluation is ≥ 475 is in hand "

@@ -27,6 +27,7 @@ from jaxpg.compilation import jit
 __all__ = [
     "ROOT",
     "compile_and_time",
+    "machine_line",
     "median_wall",
     "pin_command",
     "run_json",
@@ -125,3 +126,22 @@ def run_json(cmd: Sequence[str], name: str | None = None, tail: int = 3000) -> A
         name = " ".join(map(str, cmd)) if name is None else name
         raise RuntimeError(f"{name} failed:\n{out.stderr[-tail:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def machine_line(env: dict, date: str) -> str:
+    """A report's "Machine: ..." sentence.
+
+    Args:
+      env: the report's environment (``processor``, ``cpu_count``, ``device``,
+        ``jax``, ``python``), e.g. :func:`jaxpg.run.bench.environment`'s.
+      date: when it was measured.
+
+    Returns:
+      ``Machine: <processor>, <n> cores, device `<device>`, jax <v>, Python <v>.
+      Measured <date>.``
+    """
+    return (
+        f"Machine: {env['processor']}, {env['cpu_count']} cores, device "
+        f"`{env['device']}`, jax {env['jax']}, Python {env['python']}. "
+        f"Measured {date}."
+    )
