@@ -3,6 +3,7 @@ recorded in config.json and fixed on resume."""
 
 from __future__ import annotations
 
+import argparse
 import json
 
 import numpy as np
@@ -10,7 +11,7 @@ import pytest
 
 import jaxpg
 from jaxpg import compilation, run
-from jaxpg.run import folder
+from jaxpg.run import cli_checks, folder
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -61,6 +62,14 @@ def test_fast_compile_is_fixed_on_resume(tmp_path):
     )
     with pytest.raises(run.RunError, match=r"--fast-compile \(the run has False"):
         folder.check_resume_options(tmp_path / "r", CONFIG, changed)
+
+
+def test_the_command_line_names_fast_compile_on_a_changed_resume(tmp_path):
+    saved = run.RunOptions()
+    given = run.RunOptions(fast_compile=True)
+    args = argparse.Namespace(resume=tmp_path, out=None)
+    with pytest.raises(ValueError, match=r"--fast-compile \(the run has False, "):
+        cli_checks.check_resume(args, type(CONFIG), CONFIG, given, CONFIG, saved)
 
 
 def test_fast_compile_must_be_a_bool():

@@ -349,8 +349,8 @@ def check_resume(
         if getattr(config, f.name) != getattr(saved_config, f.name)
     ]
     changed += [
-        f"--{name} (the run has {getattr(saved_options, name)}, the command line "
-        f"says {getattr(options, name)})"
+        f"--{name.replace('_', '-')} (the run has {getattr(saved_options, name)}, "
+        f"the command line says {getattr(options, name)})"
         for name in FIXED_ON_RESUME
         if getattr(options, name) != getattr(saved_options, name)
     ]
