@@ -222,3 +222,12 @@ def test_dict_observations_with_an_image_keep_it_and_tile_the_vectors():
     # Images of different sizes cannot be stacked: everything is flattened.
     obs["other"] = jnp.zeros((1, 1, 2))
     assert combine_observation(obs).shape == (2 * 3 * 4 + 2 + 2 + 1,)
+
+
+def test_an_adapter_must_implement_every_library_hook():
+    class Partial(adapters.base.Adapter):
+        def library_reset(self, key, inner_params):
+            return jnp.zeros(1), None
+
+    with pytest.raises(TypeError, match="library_step"):
+        Partial("partial", horizon=5)

@@ -16,6 +16,7 @@ spaces likewise): importing this module costs nothing beyond jax and flax.
 
 from __future__ import annotations
 
+import abc
 import importlib.util
 from typing import Any
 
@@ -71,7 +72,7 @@ def missing_library(namespace: str, module: str) -> str | None:
     )
 
 
-class Adapter:
+class Adapter(abc.ABC):
     """Base class: a library's environment behind gymnax's interface.
 
     Subclasses set :attr:`name` and implement :meth:`library_reset`,
@@ -94,23 +95,23 @@ class Adapter:
         """The parameters the adapter was built with."""
         return self._default
 
+    @abc.abstractmethod
     def library_reset(self, key: jax.Array, inner_params: Any) -> tuple[Any, Any]:
         """The library's reset: ``(observation, library state)``."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def library_step(
         self, key: jax.Array, inner: Any, action: jax.Array, inner_params: Any
     ) -> tuple[Any, Any, jax.Array, jax.Array, jax.Array]:
         """The library's step: ``(obs, state, reward, terminated, truncated)``."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def action_space(self, params: Any = None) -> Any:
         """The action space (a gymnax space)."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def observation_space(self, params: Any = None) -> Any:
         """The observation space (a gymnax space; ``Dict`` for pytrees)."""
-        raise NotImplementedError
 
     def reset(
         self, key: jax.Array, params: AdapterParams | None = None
