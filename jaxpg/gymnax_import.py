@@ -24,7 +24,6 @@ colormaps registered with matplotlib) before it touches ``seaborn`` itself.
 
 from __future__ import annotations
 
-import importlib
 import importlib.util
 import os
 import sys

@@ -21,7 +21,7 @@ from jaxpg import presets
 from jaxpg.memory import INT32_MAX
 from jaxpg.run import config_file, flags
 from jaxpg.run.folder import options_from_run, read_run_config
-from jaxpg.run.options import FIXED_ON_RESUME, RunError, RunOptions
+from jaxpg.run.options import FIXED_ON_RESUME, RunError, RunOptions, flag_name
 from jaxpg.run.sweep import Sweep, parse_sweep, read_sweep
 
 __all__ = [
@@ -349,7 +349,7 @@ def check_resume(
         if getattr(config, f.name) != getattr(saved_config, f.name)
     ]
     changed += [
-        f"--{name.replace('_', '-')} (the run has {getattr(saved_options, name)}, "
+        f"{flag_name(name)} (the run has {getattr(saved_options, name)}, "
         f"the command line says {getattr(options, name)})"
         for name in FIXED_ON_RESUME
         if getattr(options, name) != getattr(saved_options, name)

@@ -26,7 +26,7 @@ from collections.abc import Callable
 from typing import Any
 
 from jaxpg import distributed
-from jaxpg.run.options import RunError
+from jaxpg.run.options import RunError, flag_name
 
 __all__ = [
     "add_dataclass_flags",
@@ -141,10 +141,6 @@ def _flag_kwargs(name: str, annotation: Any, default: Any) -> dict[str, Any]:
     return {"type": parse, "metavar": annotation.__name__.upper()}
 
 
-def _flag(name: str) -> str:
-    return "--" + name.replace("_", "-")
-
-
 def add_dataclass_flags(
     parser: argparse.ArgumentParser | Any,
     cls: type,
@@ -181,7 +177,7 @@ def add_dataclass_flags(
         if isinstance(default, tuple):
             shown = " ".join(str(d) for d in default)
         action = parser.add_argument(
-            _flag(field.name),
+            flag_name(field.name),
             dest=field.name,
             default=default,
             help=help_text,
@@ -216,7 +212,7 @@ def flag_message(message: str, names: Any) -> str:
             found.append((match.start(), name))
     if not found:
         return message
-    return ", ".join(_flag(n) for _, n in sorted(found)) + f": {message}"
+    return ", ".join(flag_name(n) for _, n in sorted(found)) + f": {message}"
 
 
 def dataclass_from_flags(cls: type, args: argparse.Namespace, **overrides: Any) -> Any:

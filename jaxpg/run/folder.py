@@ -33,7 +33,7 @@ import numpy as np
 from jaxpg import checkpoint
 from jaxpg.run.keep import resolve
 from jaxpg.run.lock import LOCK_NAME, check_free
-from jaxpg.run.options import FIXED_ON_RESUME, RunError, RunOptions
+from jaxpg.run.options import FIXED_ON_RESUME, RunError, RunOptions, flag_name
 from jaxpg.run.programs import state_template
 from jaxpg.run.sweep import with_sweep_states
 from jaxpg.train import make_trainer
@@ -236,7 +236,7 @@ def check_resume_options(run_dir: Path, config: Any, options: RunOptions) -> Non
             f"differs from {run_dir}/config.json"
         )
     changed = [
-        f"--{n.replace('_', '-')} (the run has {getattr(saved, n)}, given {getattr(options, n)})"
+        f"{flag_name(n)} (the run has {getattr(saved, n)}, given {getattr(options, n)})"
         for n in FIXED_ON_RESUME
         if getattr(saved, n) != getattr(options, n)
     ]

@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from jaxpg.memory import INT32_MAX
 
-__all__ = ["FIXED_ON_RESUME", "RunError", "RunOptions", "RunOutcome"]
+__all__ = ["FIXED_ON_RESUME", "RunError", "RunOptions", "RunOutcome", "flag_name"]
 
 # Run options that change the numbers a run produces: a resumed run must keep them.
 FIXED_ON_RESUME = ("seed", "seeds", "chunk", "fast_compile")
@@ -26,6 +26,25 @@ class RunError(Exception):
     """A problem with the user's input or files, found before training starts."""
 
 
+def flag_name(name: str) -> str:
+    """The command-line flag of a field: ``fast_compile`` → ``--fast-compile``.
+
+    Args:
+      name: a field name.
+
+    Returns:
+      The flag, as scripts/train.py spells it.
+    """
+    return "--" + name.replace("_", "-")
+
+
+def _check_bool(options: Any, name: str) -> None:
+    """ValueError naming the flag unless ``options.<name>`` is True or False."""
+    value = getattr(options, name)
+    if not isinstance(value, bool):
+        raise ValueError(f"{flag_name(name)} must be True or False; got {value!r}")
+
+
 def _check_integer(
     options: Any, name: str, minimum: int, maximum: int = INT32_MAX + 1
 ) -> None:
@@ -35,7 +54,7 @@ def _check_integer(
     ok = isinstance(value, int) and not isinstance(value, bool)
     if not (ok and minimum <= value < maximum):
         raise ValueError(
-            f"--{name.replace('_', '-')} must be an integer >= {minimum} and < "
+            f"{flag_name(name)} must be an integer >= {minimum} and < "
             f"{maximum}; got {value!r}"
         )
 
@@ -102,12 +121,8 @@ class RunOptions:
             raise ValueError(
                 f"--stop-at-return must be a finite number (or None); got {target!r}"
             )
-        for name in ("tensorboard", "fast_compile"):
-            if not isinstance(getattr(self, name), bool):
-                flag = "--" + name.replace("_", "-")
-                raise ValueError(
-                    f"{flag} must be True or False; got {getattr(self, name)!r}"
-                )
+        _check_bool(self, "tensorboard")
+        _check_bool(self, "fast_compile")
         if self.stop_at_return is not None and self.eval_every == 0:
             raise ValueError(
                 "--stop-at-return needs periodic evaluation: set --eval-every N"
@@ -121,10 +136,7 @@ class RunOptions:
     def _check_keeping(self) -> None:
         """--keep, --keep-best and --wandb (the options of checkpoints and tracking)."""
         _check_integer(self, "keep", 1)
-        if not isinstance(self.keep_best, bool):
-            raise ValueError(
-                f"--keep-best must be True or False; got {self.keep_best!r}"
-            )
+        _check_bool(self, "keep_best")
         if self.keep_best and self.eval_every == 0:
             raise ValueError(
                 "--keep-best keeps the best periodic greedy evaluation: set "
